@@ -1,0 +1,177 @@
+/** Configuration file loaded when neither `--config` nor `--listen` is given. */
+export const DEFAULT_CONFIG_PATH = "config/cairn.yaml";
+
+/** The parsed command line: run, print help or the version, or report a usage error. */
+export type ParsedArgs =
+  | {
+    kind: "run";
+    /** Path given with `--config`. Without it and without `listen`, use `DEFAULT_CONFIG_PATH`. */
+    configPath?: string;
+    /** Address given with `--listen`; when set, `upstreams` is non-empty and there is no file. */
+    listen?: string;
+    /** URLs given with `--upstream`, in order. */
+    upstreams: string[];
+    /** Whether `--test` was given: check the configuration and exit without serving. */
+    test: boolean;
+  }
+  | { kind: "help" }
+  | { kind: "version" }
+  | { kind: "error"; message: string };
+
+const HELP_HINT = "run with --help to list the options";
+
+/**
+ * Parses the arguments after the program name. Options take their value as the next argument
+ * or after `=` (`--config PATH`, `--config=PATH`). `--help` wins over everything else and
+ * `--version` over everything but `--help`, so both work even next to a mistake. Otherwise the
+ * first mistake is reported.
+ */
+export function parseArgs(args: readonly string[]): ParsedArgs {
+  let configPath: string | undefined;
+  let listen: string | undefined;
+  const upstreams: string[] = [];
+  let test = false;
+  let help = false;
+  let version = false;
+  let error: string | undefined;
+
+  let index = 0;
+  while (index < args.length) {
+    const arg = args[index];
+    index++;
+    const equals = arg.startsWith("--") ? arg.indexOf("=") : -1;
+    const flag = equals === -1 ? arg : arg.slice(0, equals);
+    const inlineValue = equals === -1 ? undefined : arg.slice(equals + 1);
+
+    // Reads the option's value from after `=`, or else from the next argument unless that
+    // argument is itself an option.
+    const takeValue = (placeholder: string): string | undefined => {
+      let value = inlineValue;
+      const next = args[index];
+      if (value === undefined && next !== undefined && !next.startsWith("-")) {
+        value = next;
+        index++;
+      }
+      if (value === undefined || value === "") {
+        error ??= `${flag} requires a value: ${flag} ${placeholder}`;
+        return undefined;
+      }
+      return value;
+    };
+    const rejectValue = (): void => {
+      if (inlineValue !== undefined) {
+        error ??= `${flag} does not take a value: remove "=${inlineValue}"`;
+      }
+    };
+
+    switch (flag) {
+      case "--help":
+      case "-h":
+        rejectValue();
+        help = true;
+        break;
+      case "--version":
+        rejectValue();
+        version = true;
+        break;
+      case "--test":
+        rejectValue();
+        test = true;
+        break;
+      case "--config": {
+        const value = takeValue("PATH");
+        if (value !== undefined && configPath !== undefined) {
+          error ??= `--config is given twice ("${configPath}" and "${value}"): give it once`;
+        }
+        configPath ??= value;
+        break;
+      }
+      case "--listen": {
+        const value = takeValue("HOST:PORT");
+        if (value !== undefined && listen !== undefined) {
+          error ??= `--listen is given twice ("${listen}" and "${value}"): give it once`;
+        }
+        listen ??= value;
+        break;
+      }
+      case "--upstream": {
+        const value = takeValue("URL");
+        if (value !== undefined) {
+          upstreams.push(value);
+        }
+        break;
+      }
+      default:
+        error ??= arg.startsWith("-")
+          ? `unknown option "${flag}": ${HELP_HINT}`
+          : `unexpected argument "${arg}": to load a configuration file, use --config ${arg}`;
+    }
+  }
+
+  if (help) {
+    return { kind: "help" };
+  }
+  if (version) {
+    return { kind: "version" };
+  }
+
+  if (error === undefined) {
+    if (listen !== undefined && upstreams.length === 0) {
+      error = "--listen needs at least one --upstream URL to send requests to";
+    } else if (listen === undefined && upstreams.length > 0) {
+      error = "--upstream needs --listen HOST:PORT to accept requests on";
+    } else if (listen !== undefined && configPath !== undefined) {
+      error = "--config cannot be combined with --listen and --upstream: use either a " +
+        "configuration file or the flags";
+    }
+  }
+  if (error !== undefined) {
+    return { kind: "error", message: error };
+  }
+
+  const result: ParsedArgs = { kind: "run", upstreams, test };
+  if (configPath !== undefined) {
+    result.configPath = configPath;
+  }
+  if (listen !== undefined) {
+    result.listen = listen;
+  }
+  return result;
+}
+
+/** Returns the text that `--help` prints, with lines ending in `\n`. */
+export function helpText(programName: string): string {
+  const p = programName;
+  return `Cairn, an HTTP/1.1 reverse proxy.
+
+Usage:
+  ${p} [--config PATH] [--test]
+  ${p} --listen HOST:PORT --upstream URL [--upstream URL]... [--test]
+  ${p} --help | --version
+
+With no arguments, ${p} loads ${DEFAULT_CONFIG_PATH} and serves it.
+
+Options:
+  --config PATH       Load the configuration from the YAML file at PATH
+                      (default: ${DEFAULT_CONFIG_PATH}). Not with --listen.
+  --test              Check the configuration, print any problems and exit
+                      without listening.
+  --listen HOST:PORT  Serve without a configuration file, listening on
+                      HOST:PORT. Write IPv6 in brackets: [::1]:8080.
+                      Requires --upstream.
+  --upstream URL      Send every request to this http:// or https:// origin.
+                      Repeat it to balance round robin over several origins.
+                      Requires --listen.
+  --version           Print the version and exit.
+  -h, --help          Print this help and exit.
+
+Options that take a value also accept it after "=", as in --config=PATH.
+With --listen, every limit and timeout has its default; see config/README.md.
+
+Examples:
+  ${p}
+  ${p} --config config/cairn.yaml
+  ${p} --listen 127.0.0.1:8081 --upstream http://127.0.0.1:3000
+  ${p} --test --config x.yaml
+`;
+}

@@ -1,0 +1,683 @@
+import { z } from "zod";
+import {
+  type AddressResult,
+  parseHostHeaderValue,
+  parseHostPattern,
+  parseListenAddress,
+  parsePeerUrl,
+} from "./address.ts";
+import { findCrossReferenceProblems } from "./cross-check.ts";
+import {
+  configErrorMap,
+  describeValue,
+  problemsFromIssues,
+  type SchemaProblem,
+  type UnknownKeyParams,
+} from "./messages.ts";
+import { parseDurationMs, parseSizeBytes, type UnitResult } from "./units.ts";
+
+// ---------------------------------------------------------------------------------------------
+// Typed result. Field names carry the unit: durations are milliseconds and sizes are bytes.
+
+/** A validated configuration with every default filled in. */
+export interface Config {
+  listeners: ListenerConfig[];
+  /** Upstreams by name, in the order the file lists them. */
+  upstreams: Map<string, UpstreamConfig>;
+  /** Routes in file order, which is also their matching precedence. */
+  routes: RouteConfig[];
+  limits: LimitsConfig;
+  logging: LoggingConfig;
+  shutdown: ShutdownConfig;
+  /** Address of the built-in demo origin, or undefined when it should not run. */
+  demo: DemoConfig | undefined;
+}
+
+export interface ListenerConfig {
+  /** Unique name, `listener-N` by default where N is the position in the list. */
+  name: string;
+  /** The address as written, such as `127.0.0.1:8080` or `[::1]:8080`. */
+  address: string;
+  /** Host name or IP address to bind; IPv6 without brackets. */
+  hostname: string;
+  /** Port to bind; 0 lets the operating system pick a free port. */
+  port: number;
+}
+
+export interface DemoConfig {
+  address: string;
+  hostname: string;
+  port: number;
+}
+
+export interface UpstreamConfig {
+  /** The key under `upstreams`. */
+  name: string;
+  peers: PeerConfig[];
+  balancing: BalancingAlgorithm;
+  pool: PoolConfig;
+  timeouts: UpstreamTimeoutsConfig;
+  tls: UpstreamTlsConfig;
+}
+
+/** Load balancing algorithm across the peers of an upstream. */
+export type BalancingAlgorithm = "round_robin";
+
+export interface PeerConfig {
+  /** The URL as written, for messages and logs. */
+  url: string;
+  scheme: "http" | "https";
+  /** Lower-case host name or IP address; IPv6 without brackets. */
+  hostname: string;
+  /** Port from the URL, or 80 for http and 443 for https. */
+  port: number;
+  /** Share of requests relative to the other peers' weights; a whole number of 1 or more. */
+  weight: number;
+}
+
+export interface PoolConfig {
+  /** Idle keep-alive connections kept per peer; 0 closes each connection after its response. */
+  maxIdlePerPeer: number;
+  /** An idle pooled connection is closed after this long. */
+  idleTimeoutMs: number;
+}
+
+export interface UpstreamTimeoutsConfig {
+  /** Time to open a connection to a peer, including the TLS handshake. */
+  connectMs: number;
+  /** Time from sending the request until the response head has arrived. */
+  responseHeaderMs: number;
+  /** Maximum time without any bytes in either direction once the response has started. */
+  idleMs: number;
+}
+
+/** TLS settings used for the upstream's `https://` peers. */
+export interface UpstreamTlsConfig {
+  /** Name sent with SNI and checked against the certificate; defaults to the peer's host. */
+  serverName: string | undefined;
+  /** PEM file with the CA certificates to trust instead of the runtime's default roots. */
+  caFile: string | undefined;
+  /** Whether to verify the peer's certificate. */
+  verify: boolean;
+}
+
+export interface RouteConfig {
+  /** Unique name, `route-N` by default where N is the position in the list. */
+  name: string;
+  match: RouteMatch;
+  /** Name of the upstream that receives matching requests; it is present in `upstreams`. */
+  upstream: string;
+  /** Request headers to set, replacing any value the client sent; names are lower-case. */
+  setHeaders: HeaderField[];
+  /** Lower-case names of request headers to remove before forwarding. */
+  removeHeaders: string[];
+  /** Host header value sent upstream in place of the client's. */
+  hostRewrite: string | undefined;
+}
+
+/** Conditions a request must meet, all of them, for its route to match. */
+export interface RouteMatch {
+  /**
+   * Lower-case host patterns, any of which may match: exact (`api.example.com`) or wildcard
+   * (`*.example.com`). Empty means any host, including a request without one.
+   */
+  hosts: string[];
+  /** Exact path, compared without the query string. */
+  path?: string;
+  /** Path prefix, compared as a plain string prefix without the query string. */
+  pathPrefix?: string;
+  /** Accepted methods, case-sensitive as in HTTP; empty means any method. */
+  methods: string[];
+  /** Headers that must each be present with exactly this value; names are lower-case. */
+  headers: HeaderField[];
+}
+
+/** A header name, always lower-case, and its value. */
+export interface HeaderField {
+  name: string;
+  value: string;
+}
+
+/** Limits applied to each client connection and request. */
+export interface LimitsConfig {
+  maxRequestLineBytes: number;
+  /** Maximum total size of the header fields of one request. */
+  maxHeaderBytes: number;
+  maxHeaderCount: number;
+  maxBodyBytes: number;
+  /** Deadline for receiving the whole request head, from its first byte. */
+  headerTimeoutMs: number;
+  /** Maximum idle time between requests on a client connection. */
+  keepAliveTimeoutMs: number;
+  /** Maximum idle time while a request body is being received. */
+  bodyTimeoutMs: number;
+  /** The connection is closed after this many requests. */
+  maxRequestsPerConnection: number;
+}
+
+export type LogLevel = "debug" | "info" | "warn" | "error";
+
+export interface LoggingConfig {
+  /** Whether to write one JSON line per request to standard output. */
+  access: boolean;
+  /** Minimum severity of the diagnostic messages that are written. */
+  level: LogLevel;
+}
+
+export interface ShutdownConfig {
+  /** Time that requests in flight get to finish after a shutdown signal. */
+  drainTimeoutMs: number;
+}
+
+/** Outcome of `validateConfig`. */
+export type ValidationResult =
+  | { ok: true; config: Config }
+  | { ok: false; errors: SchemaProblem[] };
+
+// ---------------------------------------------------------------------------------------------
+// Field schemas.
+
+/** Letters, digits, `.`, `_` and `-`, starting with a letter or digit, to read well in logs. */
+const NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9._-]*$/;
+/** The `token` rule of RFC 9110, section 5.6.2, which header names and methods follow. */
+const TOKEN_PATTERN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/;
+/** Control characters other than horizontal tab, which RFC 9110 forbids in field values. */
+// deno-lint-ignore no-control-regex -- matching control characters is the point
+const FORBIDDEN_VALUE_CHARACTERS = /[\x00-\x08\x0a-\x1f\x7f]/;
+/** Spaces and control characters, which cannot appear unencoded in a request target. */
+// deno-lint-ignore no-control-regex -- matching control characters is the point
+const FORBIDDEN_PATH_CHARACTERS = /[\x00-\x20\x7f]/;
+/** Methods of RFC 9110 and PATCH (RFC 5789), which a lower-case spelling most likely means. */
+const STANDARD_METHODS = [
+  "GET",
+  "HEAD",
+  "POST",
+  "PUT",
+  "DELETE",
+  "CONNECT",
+  "OPTIONS",
+  "TRACE",
+  "PATCH",
+];
+
+/**
+ * Headers a route may not set or remove: they frame the message or manage the connection, so
+ * rewriting them could desynchronize the proxy and the peer. Host has `hostRewrite` instead.
+ */
+const PROXY_MANAGED_HEADERS = new Set([
+  "connection",
+  "content-length",
+  "host",
+  "keep-alive",
+  "proxy-connection",
+  "te",
+  "trailer",
+  "transfer-encoding",
+  "upgrade",
+]);
+
+/**
+ * Builds an object schema that rejects unknown keys, with one issue per key at the key's path.
+ * The issue carries the known keys so that the message can suggest the intended one.
+ */
+function strictObject<Shape extends z.ZodRawShape>(shape: Shape) {
+  const params: UnknownKeyParams = { unknownKey: true, knownKeys: Object.keys(shape) };
+  const unknownKey = z.unknown().superRefine((_value, context) => {
+    context.addIssue({ code: "custom", message: "unknown key", params });
+  });
+  return z.object(shape).catchall(unknownKey);
+}
+
+/** Treats a key with an empty value (`limits:` followed by nothing) like a missing key. */
+function section<Schema extends z.ZodType>(schema: Schema) {
+  return z.preprocess((value) => (value === null ? undefined : value), schema);
+}
+
+/** Turns a parser result into the parsed value or a zod issue at the current path. */
+function unwrap<T>(result: UnitResult | AddressResult<T>, context: z.RefinementCtx): T {
+  if (!result.ok) {
+    context.addIssue({ code: "custom", message: result.message });
+    return z.NEVER;
+  }
+  return result.value as T;
+}
+
+function durationSchema(defaultText: string, minimumMs: number) {
+  const typeError = (issue: { input?: unknown }) =>
+    `expected a duration such as 30s or 250ms, got ${describeValue(issue.input)}`;
+  return z
+    .union([z.string(), z.number()], { error: typeError })
+    .transform((value, context) => {
+      const ms = unwrap<number>(parseDurationMs(value), context);
+      if (ms < minimumMs) {
+        context.addIssue({
+          code: "custom",
+          message: `duration "${value}" is too short: it must be at least ${minimumMs}ms`,
+        });
+      }
+      return ms;
+    })
+    .prefault(defaultText);
+}
+
+function sizeSchema(defaultText: string, minimumBytes: number) {
+  const typeError = (issue: { input?: unknown }) =>
+    `expected a size such as 64KiB or 1MiB, got ${describeValue(issue.input)}`;
+  return z
+    .union([z.string(), z.number()], { error: typeError })
+    .transform((value, context) => {
+      const bytes = unwrap<number>(parseSizeBytes(value), context);
+      if (bytes < minimumBytes) {
+        context.addIssue({
+          code: "custom",
+          message: `size "${value}" is too small: it must be at least ${minimumBytes} bytes`,
+        });
+      }
+      return bytes;
+    })
+    .prefault(defaultText);
+}
+
+const nameSchema = z.string().superRefine((name, context) => {
+  if (!NAME_PATTERN.test(name)) {
+    context.addIssue({
+      code: "custom",
+      message: `invalid name ${describeValue(name)}: use letters, digits, ".", "_" and "-", ` +
+        `starting with a letter or digit`,
+    });
+  }
+});
+
+const listenAddressSchema = z.string().transform((text, context) => {
+  const { hostname, port } = unwrap(parseListenAddress(text), context);
+  return { address: text, hostname, port };
+});
+
+/** Lower-cases a header name, adding an issue when the name is not a valid token. */
+function normalizeHeaderName(
+  name: string,
+  context: z.RefinementCtx,
+  path: PropertyKey[],
+): string {
+  if (!TOKEN_PATTERN.test(name)) {
+    context.addIssue({
+      code: "custom",
+      path,
+      message: `invalid header name ${describeValue(name)}: use letters, digits and ` +
+        `!#$%&'*+-.^_\`|~ only`,
+    });
+  }
+  return name.toLowerCase();
+}
+
+function checkHeaderValue(value: string, context: z.RefinementCtx, path: PropertyKey[]): void {
+  if (FORBIDDEN_VALUE_CHARACTERS.test(value)) {
+    context.addIssue({
+      code: "custom",
+      path,
+      message: `invalid header value ${describeValue(value)}: it must not contain line ` +
+        `breaks or other control characters`,
+    });
+  }
+}
+
+function checkNotProxyManaged(lowerName: string, context: z.RefinementCtx, path: PropertyKey[]) {
+  if (PROXY_MANAGED_HEADERS.has(lowerName)) {
+    const reason = lowerName === "host"
+      ? "use hostRewrite to change the Host header sent upstream"
+      : "the proxy manages it to frame messages and connections";
+    context.addIssue({
+      code: "custom",
+      path,
+      message: `header "${lowerName}" cannot be set or removed: ${reason}`,
+    });
+  }
+}
+
+/** A map of header names to values, checked and turned into lower-case fields. */
+const headerMapSchema = z.record(z.string(), z.string()).transform((record, context) => {
+  const fields: HeaderField[] = [];
+  const seen = new Map<string, string>();
+  for (const [name, value] of Object.entries(record)) {
+    const lower = normalizeHeaderName(name, context, [name]);
+    checkHeaderValue(value, context, [name]);
+    const previous = seen.get(lower);
+    if (previous !== undefined) {
+      context.addIssue({
+        code: "custom",
+        path: [name],
+        message: `header "${name}" repeats "${previous}": header names are ` +
+          `case-insensitive, so keep one of them`,
+      });
+    }
+    seen.set(lower, name);
+    fields.push({ name: lower, value });
+  }
+  return fields;
+});
+
+function pathSchema(field: "path" | "pathPrefix") {
+  return z.string().superRefine((path, context) => {
+    if (!path.startsWith("/")) {
+      context.addIssue({
+        code: "custom",
+        message: `${field} ${describeValue(path)} must start with "/"`,
+      });
+    } else if (path.includes("?") || path.includes("#")) {
+      context.addIssue({
+        code: "custom",
+        message: `${field} ${describeValue(path)} must not contain "?" or "#": routes match ` +
+          `the path without the query string`,
+      });
+    } else if (FORBIDDEN_PATH_CHARACTERS.test(path)) {
+      context.addIssue({
+        code: "custom",
+        message: `${field} ${describeValue(path)} must not contain spaces or control ` +
+          `characters: write them percent-encoded, as requests carry them, such as %20`,
+      });
+    }
+  });
+}
+
+const hostMatchSchema = z
+  .union([z.string(), z.array(z.string())], {
+    error: (issue) =>
+      `expected a host name or a list of host names, got ${describeValue(issue.input)}`,
+  })
+  .transform((value, context) => {
+    const patterns = typeof value === "string" ? [value] : value;
+    if (patterns.length === 0) {
+      context.addIssue({
+        code: "custom",
+        message: "the host list is empty: list at least one host, or remove host to match " +
+          "every host",
+      });
+    }
+
+    const hosts: string[] = [];
+    patterns.forEach((pattern, index) => {
+      const result = parseHostPattern(pattern);
+      if (result.ok) {
+        hosts.push(result.value);
+      } else {
+        const path = typeof value === "string" ? [] : [index];
+        context.addIssue({ code: "custom", path, message: result.message });
+      }
+    });
+    return hosts;
+  });
+
+const methodsSchema = z
+  .array(z.string())
+  .min(1)
+  .transform((methods, context) => {
+    methods.forEach((method, index) => {
+      const upper = method.toUpperCase();
+      if (!TOKEN_PATTERN.test(method)) {
+        context.addIssue({
+          code: "custom",
+          path: [index],
+          message: `invalid method ${describeValue(method)}: a method is a single word, ` +
+            `such as GET`,
+        });
+      } else if (method !== upper && STANDARD_METHODS.includes(upper)) {
+        context.addIssue({
+          code: "custom",
+          path: [index],
+          message: `method "${method}" must be written "${upper}": HTTP methods are ` +
+            `case-sensitive`,
+        });
+      }
+    });
+    return methods;
+  });
+
+const matchSchema = strictObject({
+  host: hostMatchSchema.optional(),
+  path: pathSchema("path").optional(),
+  pathPrefix: pathSchema("pathPrefix").optional(),
+  methods: methodsSchema.optional(),
+  headers: section(headerMapSchema.optional()),
+}).transform((match, context): RouteMatch => {
+  if (match.path !== undefined && match.pathPrefix !== undefined) {
+    context.addIssue({
+      code: "custom",
+      path: ["pathPrefix"],
+      message: "path and pathPrefix cannot both be set: use path for one exact path or " +
+        "pathPrefix for every path that starts with it",
+    });
+  }
+
+  const result: RouteMatch = {
+    hosts: match.host ?? [],
+    methods: match.methods ?? [],
+    headers: match.headers ?? [],
+  };
+  if (match.path !== undefined) {
+    result.path = match.path;
+  }
+  if (match.pathPrefix !== undefined) {
+    result.pathPrefix = match.pathPrefix;
+  }
+  return result;
+});
+
+const setHeadersSchema = headerMapSchema.superRefine((fields, context) => {
+  for (const field of fields) {
+    checkNotProxyManaged(field.name, context, []);
+  }
+});
+
+const removeHeadersSchema = z.array(z.string()).transform((names, context) => {
+  return names.map((name, index) => {
+    const lower = normalizeHeaderName(name, context, [index]);
+    checkNotProxyManaged(lower, context, [index]);
+    return lower;
+  });
+});
+
+const routeSchema = strictObject({
+  name: nameSchema.optional(),
+  match: section(matchSchema.optional()),
+  upstream: z.string().min(1),
+  setHeaders: section(setHeadersSchema.optional()),
+  removeHeaders: section(removeHeadersSchema.optional()),
+  hostRewrite: z
+    .string()
+    .transform((text, context) => unwrap(parseHostHeaderValue(text), context))
+    .optional(),
+}).transform((route, context) => {
+  const setHeaders = route.setHeaders ?? [];
+  const removeHeaders = route.removeHeaders ?? [];
+  removeHeaders.forEach((name, index) => {
+    if (setHeaders.some((field) => field.name === name)) {
+      context.addIssue({
+        code: "custom",
+        path: ["removeHeaders", index],
+        message: `header "${name}" is both set and removed: keep it in only one of ` +
+          `setHeaders and removeHeaders`,
+      });
+    }
+  });
+
+  const match: RouteMatch = route.match ?? { hosts: [], methods: [], headers: [] };
+  return {
+    name: route.name,
+    match,
+    upstream: route.upstream,
+    setHeaders,
+    removeHeaders,
+    hostRewrite: route.hostRewrite,
+  };
+});
+
+const peerSchema = strictObject({
+  url: z.string().transform((text, context) => {
+    return { text, ...unwrap(parsePeerUrl(text), context) };
+  }),
+  weight: z.int().min(1).default(1),
+}).transform((peer): PeerConfig => ({
+  url: peer.url.text,
+  scheme: peer.url.scheme,
+  hostname: peer.url.hostname,
+  port: peer.url.port,
+  weight: peer.weight,
+}));
+
+const peersSchema = z
+  .array(peerSchema)
+  .min(1)
+  .transform((peers, context) => {
+    const seen = new Map<string, number>();
+    peers.forEach((peer, index) => {
+      const key = `${peer.scheme}://${peer.hostname}:${peer.port}`;
+      const previous = seen.get(key);
+      if (previous !== undefined) {
+        context.addIssue({
+          code: "custom",
+          path: [index, "url"],
+          message: `peer "${peer.url}" is the same as peers[${previous}]: list each peer ` +
+            `once and raise its weight to send it more requests`,
+        });
+      }
+      seen.set(key, index);
+    });
+    return peers;
+  });
+
+const poolSchema = strictObject({
+  maxIdlePerPeer: z.int().min(0).default(32),
+  idleTimeout: durationSchema("60s", 1),
+}).transform((pool): PoolConfig => ({
+  maxIdlePerPeer: pool.maxIdlePerPeer,
+  idleTimeoutMs: pool.idleTimeout,
+}));
+
+const upstreamTimeoutsSchema = strictObject({
+  connect: durationSchema("5s", 1),
+  responseHeader: durationSchema("60s", 1),
+  idle: durationSchema("60s", 1),
+}).transform((timeouts): UpstreamTimeoutsConfig => ({
+  connectMs: timeouts.connect,
+  responseHeaderMs: timeouts.responseHeader,
+  idleMs: timeouts.idle,
+}));
+
+const upstreamTlsSchema = strictObject({
+  serverName: z
+    .string()
+    .regex(/^[A-Za-z0-9_.-]+$/, {
+      error: (issue) =>
+        `invalid serverName ${describeValue(issue.input)}: write a host name such as ` +
+        `api.internal`,
+    })
+    .optional(),
+  caFile: z.string().min(1).optional(),
+  verify: z.boolean().default(true),
+}).transform((tls): UpstreamTlsConfig => ({
+  serverName: tls.serverName,
+  caFile: tls.caFile,
+  verify: tls.verify,
+}));
+
+const upstreamSchema = strictObject({
+  peers: peersSchema,
+  balancing: z.enum(["round_robin"]).default("round_robin"),
+  pool: section(poolSchema.prefault({})),
+  timeouts: section(upstreamTimeoutsSchema.prefault({})),
+  tls: section(upstreamTlsSchema.prefault({})),
+});
+
+const upstreamsSchema = z
+  .record(nameSchema, upstreamSchema, {
+    error: (issue) =>
+      issue.code === "invalid_type"
+        ? `expected a map of upstream names to upstreams, got ${describeValue(issue.input)}`
+        : undefined,
+  })
+  .transform((record, context) => {
+    const upstreams = new Map<string, UpstreamConfig>();
+    for (const [name, upstream] of Object.entries(record)) {
+      upstreams.set(name, { name, ...upstream });
+    }
+    if (upstreams.size === 0) {
+      context.addIssue({ code: "custom", message: "must define at least one upstream" });
+    }
+    return upstreams;
+  });
+
+const listenerSchema = strictObject({
+  name: nameSchema.optional(),
+  address: listenAddressSchema,
+});
+
+const limitsSchema = strictObject({
+  maxRequestLineBytes: sizeSchema("8KiB", 1),
+  maxHeaderBytes: sizeSchema("64KiB", 1),
+  maxHeaderCount: z.int().min(1).default(100),
+  maxBodySize: sizeSchema("1GiB", 0),
+  headerTimeout: durationSchema("30s", 1),
+  keepAliveTimeout: durationSchema("60s", 1),
+  bodyTimeout: durationSchema("60s", 1),
+  maxRequestsPerConnection: z.int().min(1).default(1000),
+}).transform((limits): LimitsConfig => ({
+  maxRequestLineBytes: limits.maxRequestLineBytes,
+  maxHeaderBytes: limits.maxHeaderBytes,
+  maxHeaderCount: limits.maxHeaderCount,
+  maxBodyBytes: limits.maxBodySize,
+  headerTimeoutMs: limits.headerTimeout,
+  keepAliveTimeoutMs: limits.keepAliveTimeout,
+  bodyTimeoutMs: limits.bodyTimeout,
+  maxRequestsPerConnection: limits.maxRequestsPerConnection,
+}));
+
+const loggingSchema = strictObject({
+  access: z.boolean().default(true),
+  level: z.enum(["debug", "info", "warn", "error"]).default("info"),
+}).transform((logging): LoggingConfig => ({ access: logging.access, level: logging.level }));
+
+const shutdownSchema = strictObject({
+  drainTimeout: durationSchema("30s", 0),
+}).transform((shutdown): ShutdownConfig => ({ drainTimeoutMs: shutdown.drainTimeout }));
+
+const demoSchema = strictObject({
+  address: listenAddressSchema,
+}).transform((demo): DemoConfig => ({ ...demo.address }));
+
+/** The whole configuration file. Unknown keys anywhere are errors, so typos do not pass. */
+export const configSchema = strictObject({
+  listeners: z.array(listenerSchema).min(1),
+  upstreams: upstreamsSchema,
+  routes: z.array(routeSchema).min(1),
+  limits: section(limitsSchema.prefault({})),
+  logging: section(loggingSchema.prefault({})),
+  shutdown: section(shutdownSchema.prefault({})),
+  demo: section(demoSchema.optional()),
+}).transform((file): Config => ({
+  listeners: file.listeners.map((listener, index) => ({
+    name: listener.name ?? `listener-${index}`,
+    ...listener.address,
+  })),
+  upstreams: file.upstreams,
+  routes: file.routes.map((route, index) => ({ ...route, name: route.name ?? `route-${index}` })),
+  limits: file.limits,
+  logging: file.logging,
+  shutdown: file.shutdown,
+  demo: file.demo,
+}));
+
+/**
+ * Validates a parsed YAML document (or an equivalent object) and fills in defaults. Checks
+ * across sections, such as a route naming an unknown upstream, run even when other parts are
+ * invalid. A check within one object, such as path with pathPrefix or a repeated peer, runs only
+ * once that object's own fields are valid, so fixing one problem can reveal another.
+ */
+export function validateConfig(input: unknown): ValidationResult {
+  const result = configSchema.safeParse(input, { error: configErrorMap });
+  const errors = result.success ? [] : problemsFromIssues(result.error.issues);
+  errors.push(...findCrossReferenceProblems(input));
+  if (!result.success || errors.length > 0) {
+    return { ok: false, errors };
+  }
+  return { ok: true, config: result.data };
+}

@@ -1,0 +1,319 @@
+import { TOKEN } from "./bytes.ts";
+import { connectionTokens } from "./fields.ts";
+import type { RequestHead, ResponseHead } from "./head-parser.ts";
+import { HttpParseError } from "./parse-error.ts";
+
+/** How a message body is delimited (RFC 9112 §6.3). */
+export type BodyFraming =
+  | { kind: "none" }
+  | { kind: "length"; length: number }
+  | { kind: "chunked" }
+  /** Read until the peer closes; only responses are framed this way. */
+  | { kind: "close" };
+
+export const NO_BODY: BodyFraming = { kind: "none" };
+
+/** What the proxy needs to know about a request beyond its head, validated. */
+export interface RequestInfo {
+  framing: BodyFraming;
+  /** Host to route on and to send upstream: from an absolute-form target, else the Host field. */
+  authority: string | undefined;
+  /** The target to send upstream, in origin form (`/path?query`) or `*`. */
+  upstreamTarget: string;
+  /** The path without the query, for routing. */
+  path: string;
+  /** Lower-cased Connection options. */
+  connection: ReadonlySet<string>;
+  /** True when the client allows the connection to stay open after this exchange. */
+  keepAlive: boolean;
+  /** `Expect: 100-continue` on an HTTP/1.1 request. */
+  expectContinue: boolean;
+}
+
+/** Largest number of decimal digits parsed exactly: 10^15 − 1 is below 2^53. */
+const MAX_LENGTH_DIGITS = 15;
+
+/**
+ * Validates a request head and works out its framing and routing facts. Ambiguous framing is
+ * rejected, never guessed (RFC 9112 §6.3). Throws HttpParseError with the status to answer.
+ */
+export function analyzeRequest(head: RequestHead, maxBodyBytes: number): RequestInfo {
+  const fields = head.fields;
+  let hostValue: string | undefined;
+  let hostCount = 0;
+  let lengthValues: string[] | undefined;
+  let codingValues: string[] | undefined;
+  let connectionValues: string[] | undefined;
+  let expectValues: string[] | undefined;
+
+  for (let i = 0; i < fields.length; i += 2) {
+    const name = fields[i];
+    const value = fields[i + 1];
+    switch (name.length) {
+      case 4:
+        if (name.toLowerCase() === "host") {
+          hostValue = value;
+          hostCount++;
+        }
+        break;
+      case 6:
+        if (name.toLowerCase() === "expect") (expectValues ??= []).push(value);
+        break;
+      case 10:
+        if (name.toLowerCase() === "connection") (connectionValues ??= []).push(value);
+        break;
+      case 14:
+        if (name.toLowerCase() === "content-length") (lengthValues ??= []).push(value);
+        break;
+      case 17:
+        if (name.toLowerCase() === "transfer-encoding") (codingValues ??= []).push(value);
+        break;
+    }
+  }
+
+  if (head.method === "CONNECT") {
+    throw new HttpParseError("METHOD_NOT_ALLOWED", "CONNECT is not supported by a reverse proxy", 0, 405);
+  }
+
+  // RFC 9112 §3.2: exactly one Host in an HTTP/1.1 request.
+  if (hostCount > 1) throw new HttpParseError("INVALID_HOST", "more than one Host field");
+  if (hostCount === 0 && head.versionMinor === 1) {
+    throw new HttpParseError("INVALID_HOST", "HTTP/1.1 request has no Host field");
+  }
+  if (hostValue !== undefined && !isValidAuthority(hostValue)) {
+    throw new HttpParseError("INVALID_HOST", "invalid Host field value");
+  }
+
+  let authority = hostValue;
+  let upstreamTarget = head.target;
+  const target = head.target;
+  if (target.charCodeAt(0) === 0x2f) {
+    // origin-form
+  } else if (target === "*") {
+    if (head.method !== "OPTIONS") {
+      throw new HttpParseError("INVALID_TARGET", "asterisk-form target is only valid with OPTIONS");
+    }
+  } else {
+    const absolute = parseAbsoluteForm(target, head.method);
+    authority = absolute.authority;
+    upstreamTarget = absolute.target;
+  }
+  const queryAt = upstreamTarget.indexOf("?");
+  const path = queryAt === -1 ? upstreamTarget : upstreamTarget.slice(0, queryAt);
+
+  const connection = connectionValues ? connectionTokens(connectionValues) : EMPTY_SET;
+  const keepAlive = head.versionMinor === 1 && !connection.has("close");
+
+  let expectContinue = false;
+  if (expectValues && head.versionMinor === 1) {
+    for (const value of expectValues) {
+      if (value.toLowerCase() === "100-continue") expectContinue = true;
+    }
+  }
+
+  let framing: BodyFraming = NO_BODY;
+  if (codingValues) {
+    if (head.versionMinor === 0) {
+      // RFC 9112 §6.1: Transfer-Encoding in an HTTP/1.0 message means faulty framing.
+      throw new HttpParseError("INVALID_TRANSFER_ENCODING", "Transfer-Encoding in an HTTP/1.0 request");
+    }
+    if (lengthValues) {
+      throw new HttpParseError("CONFLICTING_FRAMING", "both Content-Length and Transfer-Encoding");
+    }
+    const codings = parseCodings(codingValues);
+    const chunkedCount = codings.filter((coding) => coding === "chunked").length;
+    if (chunkedCount === 1 && codings.length === 1) {
+      framing = { kind: "chunked" };
+    } else if (chunkedCount > 1 || (chunkedCount === 1 && codings[codings.length - 1] !== "chunked")) {
+      // RFC 9112 §6.3 rule 4: chunked must be applied once and last.
+      throw new HttpParseError("INVALID_TRANSFER_ENCODING", "chunked must be the only and final transfer coding");
+    } else {
+      // RFC 9112 §6.1: a server answers 501 to a transfer coding it does not implement.
+      throw new HttpParseError(
+        "UNSUPPORTED_TRANSFER_CODING",
+        `unsupported transfer coding "${codings.join(", ")}"`,
+        -1,
+        501,
+      );
+    }
+  } else if (lengthValues) {
+    const length = parseContentLength(lengthValues);
+    if (length === undefined || length > maxBodyBytes) {
+      throw new HttpParseError("BODY_TOO_LARGE", "declared body is larger than the limit", -1, 413);
+    }
+    if (length > 0) framing = { kind: "length", length };
+  }
+
+  return { framing, authority, upstreamTarget, path, connection, keepAlive, expectContinue };
+}
+
+/**
+ * Works out how an origin's response body is delimited (RFC 9112 §6.3). Throws HttpParseError
+ * for framing a proxy must not relay; the caller answers 502 and closes the connection.
+ */
+export function responseFraming(head: ResponseHead, requestMethod: string): BodyFraming {
+  const status = head.status;
+  if (requestMethod === "HEAD" || status < 200 || status === 204 || status === 304) return NO_BODY;
+  const fields = head.fields;
+  let lengthValues: string[] | undefined;
+  let codingValues: string[] | undefined;
+  for (let i = 0; i < fields.length; i += 2) {
+    const name = fields[i];
+    if (name.length === 14 && name.toLowerCase() === "content-length") {
+      (lengthValues ??= []).push(fields[i + 1]);
+    } else if (name.length === 17 && name.toLowerCase() === "transfer-encoding") {
+      (codingValues ??= []).push(fields[i + 1]);
+    }
+  }
+  if (codingValues) {
+    if (lengthValues) {
+      throw new HttpParseError("CONFLICTING_FRAMING", "both Content-Length and Transfer-Encoding", -1, 502);
+    }
+    if (head.versionMinor === 0) {
+      throw new HttpParseError("INVALID_TRANSFER_ENCODING", "Transfer-Encoding in an HTTP/1.0 response", -1, 502);
+    }
+    const codings = parseCodings(codingValues, 502);
+    const chunkedCount = codings.filter((coding) => coding === "chunked").length;
+    if (chunkedCount > 1) {
+      throw new HttpParseError("INVALID_TRANSFER_ENCODING", "chunked applied more than once", -1, 502);
+    }
+    // RFC 9112 §6.3 rule 4: when chunked is not the final coding, the body runs until close.
+    return codings[codings.length - 1] === "chunked" ? { kind: "chunked" } : { kind: "close" };
+  }
+  if (lengthValues) {
+    const length = parseContentLength(lengthValues, 502);
+    if (length === undefined) {
+      throw new HttpParseError("INVALID_CONTENT_LENGTH", "Content-Length is too large", -1, 502);
+    }
+    return length === 0 ? NO_BODY : { kind: "length", length };
+  }
+  return { kind: "close" };
+}
+
+/** True when the origin allows reusing its connection after this response. */
+export function responseKeepsAlive(head: ResponseHead): boolean {
+  if (head.versionMinor === 0) return false;
+  const fields = head.fields;
+  for (let i = 0; i < fields.length; i += 2) {
+    const name = fields[i];
+    if (name.length === 10 && name.toLowerCase() === "connection") {
+      if (connectionTokens([fields[i + 1]]).has("close")) return false;
+    }
+  }
+  return true;
+}
+
+/**
+ * Parses Content-Length values (RFC 9110 §8.6): every element of every field must be 1*DIGIT
+ * and all must be equal. Returns undefined when the value has more than 15 digits, so it is
+ * never rounded.
+ */
+export function parseContentLength(values: readonly string[], status = 400): number | undefined {
+  let result: number | undefined;
+  let tooLargeDigits: string | undefined;
+  for (const value of values) {
+    for (const part of value.split(",")) {
+      const element = trimWhitespace(part);
+      if (element.length === 0 || !isDigits(element)) {
+        throw new HttpParseError("INVALID_CONTENT_LENGTH", `invalid Content-Length "${value}"`, -1, status);
+      }
+      const digits = element.replace(/^0+(?=.)/, "");
+      if (digits.length > MAX_LENGTH_DIGITS) {
+        if (tooLargeDigits !== undefined && digits !== tooLargeDigits) {
+          const reason = "Content-Length values differ";
+          throw new HttpParseError("INVALID_CONTENT_LENGTH", reason, -1, status);
+        }
+        tooLargeDigits = digits;
+        continue;
+      }
+      const length = Number(digits);
+      if (result !== undefined && length !== result) {
+        throw new HttpParseError("INVALID_CONTENT_LENGTH", "Content-Length values differ", -1, status);
+      }
+      result = length;
+    }
+  }
+  if (tooLargeDigits !== undefined) {
+    if (result !== undefined) {
+      throw new HttpParseError("INVALID_CONTENT_LENGTH", "Content-Length values differ", -1, status);
+    }
+    return undefined;
+  }
+  return result;
+}
+
+/** Lower-cased transfer codings, in order. Parameters are not accepted. */
+function parseCodings(values: readonly string[], status = 400): string[] {
+  const codings: string[] = [];
+  for (const value of values) {
+    for (const part of value.split(",")) {
+      const element = trimWhitespace(part);
+      if (element.length === 0) continue;
+      if (!isToken(element)) {
+        throw new HttpParseError("INVALID_TRANSFER_ENCODING", `invalid Transfer-Encoding "${value}"`, -1, status);
+      }
+      codings.push(element.toLowerCase());
+    }
+  }
+  if (codings.length === 0) {
+    throw new HttpParseError("INVALID_TRANSFER_ENCODING", "empty Transfer-Encoding", -1, status);
+  }
+  return codings;
+}
+
+/** Accepts `scheme://authority[path]` with scheme http or https and no userinfo. */
+function parseAbsoluteForm(target: string, method: string): { authority: string; target: string } {
+  const match = /^([A-Za-z][A-Za-z0-9+.-]*):\/\/([^/?]*)(.*)$/.exec(target);
+  if (!match) throw new HttpParseError("INVALID_TARGET", "request-target is not in origin or absolute form");
+  const scheme = match[1].toLowerCase();
+  if (scheme !== "http" && scheme !== "https") {
+    throw new HttpParseError("INVALID_TARGET", `unsupported scheme "${match[1]}" in request-target`);
+  }
+  const authority = match[2];
+  if (authority.includes("@")) {
+    throw new HttpParseError("INVALID_TARGET", "userinfo is not accepted in request-target");
+  }
+  if (authority.length === 0 || !isValidAuthority(authority)) {
+    throw new HttpParseError("INVALID_TARGET", "invalid authority in request-target");
+  }
+  let rest = match[3];
+  if (rest.length === 0 || rest.charCodeAt(0) === 0x3f) {
+    // RFC 9112 §3.2.4: an empty path becomes "*" for OPTIONS and "/" otherwise.
+    rest = method === "OPTIONS" && rest.length === 0 ? "*" : "/" + rest;
+  }
+  return { authority, target: rest };
+}
+
+/**
+ * Accepts `host[:port]` where host is a DNS-style name (letters, digits, `-`, `.`, `_`, `~`),
+ * an IPv4 address or a bracketed IPv6 literal. The empty value is valid (RFC 9110 §7.2).
+ */
+export function isValidAuthority(value: string): boolean {
+  return /^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._~-]*)(?::[0-9]{0,5})?$/.test(value);
+}
+
+function isDigits(text: string): boolean {
+  for (let i = 0; i < text.length; i++) {
+    const code = text.charCodeAt(i);
+    if (code < 0x30 || code > 0x39) return false;
+  }
+  return true;
+}
+
+function isToken(text: string): boolean {
+  for (let i = 0; i < text.length; i++) {
+    const code = text.charCodeAt(i);
+    if (code > 0xff || !TOKEN[code]) return false;
+  }
+  return true;
+}
+
+function trimWhitespace(text: string): string {
+  let start = 0;
+  let end = text.length;
+  while (start < end && (text.charCodeAt(start) === 0x20 || text.charCodeAt(start) === 0x09)) start++;
+  while (end > start && (text.charCodeAt(end - 1) === 0x20 || text.charCodeAt(end - 1) === 0x09)) end--;
+  return text.slice(start, end);
+}
+
+const EMPTY_SET: ReadonlySet<string> = new Set();

@@ -1,0 +1,125 @@
+import { DEFAULT_CONFIG_PATH, helpText, parseArgs } from "./cli/args.ts";
+import { configFromFlags, formatProblems, type LoadResult, parseConfigText } from "./config/load.ts";
+import type { Config } from "./config/schema.ts";
+import { startDemoOrigin } from "./demo/origin.ts";
+import { Logger } from "./log/logger.ts";
+import type { Listener } from "./net/types.ts";
+import { ProxyServer } from "./proxy/server.ts";
+import type { Runtime } from "./runtime.ts";
+import { VERSION } from "./version.ts";
+
+const PROGRAM_NAME = "cairn";
+
+/**
+ * Runs Cairn's command line on a runtime: parses the arguments, loads and validates the config,
+ * starts the proxy and handles signals until it stops. Exit codes: 0 after a clean stop or a
+ * successful `--test`, 1 for an invalid config or a failed start, 2 for invalid arguments.
+ */
+export async function runCli(runtime: Runtime): Promise<void> {
+  const args = parseArgs(runtime.args);
+  switch (args.kind) {
+    case "help":
+      runtime.writeStdout(helpText(PROGRAM_NAME));
+      return void (await runtime.exit(0));
+    case "version":
+      runtime.writeStdout(`${PROGRAM_NAME} ${VERSION} (${runtime.name} ${runtime.version})\n`);
+      return void (await runtime.exit(0));
+    case "error":
+      runtime.writeStderr(`${PROGRAM_NAME}: ${args.message}\nRun '${PROGRAM_NAME} --help' for usage.\n`);
+      return void (await runtime.exit(2));
+  }
+
+  let loaded: LoadResult;
+  const source = args.listen !== undefined ? "command line" : args.configPath ?? DEFAULT_CONFIG_PATH;
+  if (args.listen !== undefined) {
+    loaded = configFromFlags({ listen: args.listen, upstreams: args.upstreams });
+  } else {
+    let text: string;
+    try {
+      text = await runtime.readTextFile(source);
+    } catch (error) {
+      const detail = error instanceof Error ? error.message : String(error);
+      runtime.writeStderr(`${PROGRAM_NAME}: cannot read config file ${source}: ${detail}\n`);
+      return void (await runtime.exit(1));
+    }
+    loaded = parseConfigText(text, source);
+  }
+  if (!loaded.ok) {
+    runtime.writeStderr(formatProblems(loaded.errors));
+    if (args.test) runtime.writeStderr(`${source}: configuration is invalid\n`);
+    return void (await runtime.exit(1));
+  }
+  if (args.test) {
+    runtime.writeStdout(`${source}: configuration is valid\n`);
+    return void (await runtime.exit(0));
+  }
+  await serve(runtime, loaded.config, source);
+}
+
+async function serve(runtime: Runtime, config: Config, source: string): Promise<void> {
+  const logger = new Logger({
+    level: config.logging.level,
+    access: config.logging.access,
+    writeStdout: (text) => runtime.writeStdout(text),
+    writeStderr: (text) => runtime.writeStderr(text),
+  });
+
+  let demo: Listener | undefined;
+  let server: ProxyServer;
+  try {
+    if (config.demo) {
+      demo = await startDemoOrigin(runtime.network, config.demo);
+      logger.log("info", "demo origin started", { address: formatAddress(demo.address) });
+    }
+    server = await ProxyServer.start(config, {
+      network: runtime.network,
+      events: logger,
+      readTextFile: (path) => runtime.readTextFile(path),
+    });
+  } catch (error) {
+    const detail = error instanceof Error ? error.message : String(error);
+    logger.log("error", `start failed: ${detail}`, { config: source });
+    await demo?.close();
+    return void (await runtime.exit(1));
+  }
+
+  logger.log("info", "cairn started", {
+    version: VERSION,
+    runtime: `${runtime.name} ${runtime.version}`,
+    config: source,
+    listeners: server.listeners.map((entry) => ({
+      name: entry.name,
+      address: formatAddress(entry.listener.address),
+    })),
+  });
+
+  let stopping = false;
+  const stop = async (signal: string) => {
+    if (stopping) {
+      logger.log("warn", `second ${signal} received: exiting without waiting for requests`);
+      return void (await runtime.exit(1));
+    }
+    stopping = true;
+    const deadlineMs = config.shutdown.drainTimeoutMs;
+    logger.log("info", `${signal} received: draining`, {
+      openConnections: server.openConnections,
+      deadlineMs,
+    });
+    const clean = await server.shutdown(deadlineMs);
+    await demo?.close();
+    if (clean) logger.log("info", "cairn stopped");
+    else logger.log("warn", "cairn stopped: connections still open at the deadline were closed");
+    await runtime.exit(0);
+  };
+  runtime.onSignal("SIGTERM", () => void stop("SIGTERM"));
+  runtime.onSignal("SIGINT", () => void stop("SIGINT"));
+  runtime.onSignal("SIGHUP", () => {
+    // NOTE: reloading is not implemented yet; the handler keeps SIGHUP from ending the process.
+    logger.log("warn", "SIGHUP received: config reload is not supported yet; restart to apply changes");
+  });
+}
+
+function formatAddress(address: { hostname: string; port: number; family: string }): string {
+  if (address.family === "unix") return address.hostname;
+  return address.family === "IPv6" ? `[${address.hostname}]:${address.port}` : `${address.hostname}:${address.port}`;
+}

@@ -1,0 +1,75 @@
+import type { ConnectionPool, PeerTarget } from "../pool/pool.ts";
+import type { Balancer } from "../upstream/balancer.ts";
+import type { AccessRecord, ProxyEvents } from "./events.ts";
+
+/** Limits and timeouts for client connections; every one has a default in the config schema. */
+export interface DownstreamLimits {
+  maxRequestLineBytes: number;
+  maxHeaderBytes: number;
+  maxHeaderCount: number;
+  maxBodyBytes: number;
+  /** Deadline for the whole request head, from its first byte. */
+  headerTimeoutMs: number;
+  /** Idle time allowed between requests on a kept-alive connection. */
+  keepAliveTimeoutMs: number;
+  /** Idle time allowed while a request body is read, or while a client does not read. */
+  bodyTimeoutMs: number;
+  maxRequestsPerConnection: number;
+}
+
+/** One origin server of an upstream group. */
+export interface UpstreamPeer {
+  readonly target: PeerTarget;
+  /** `hostname:port`, sent as Host when a request has none. */
+  readonly authority: string;
+  /** The peer's URL, for logs. */
+  readonly label: string;
+  readonly weight: number;
+}
+
+export interface UpstreamTimeouts {
+  connectMs: number;
+  /** From the end of the request to the response head. */
+  responseHeaderMs: number;
+  /** Longest silence while a response body is read. */
+  idleMs: number;
+}
+
+export interface UpstreamGroup {
+  readonly name: string;
+  readonly balancer: Balancer<UpstreamPeer>;
+  readonly pool: ConnectionPool;
+  readonly timeouts: UpstreamTimeouts;
+}
+
+/** Where a matched route sends requests, and the rewrites it applies. */
+export interface RouteTarget {
+  readonly name: string;
+  readonly group: UpstreamGroup;
+  readonly hostRewrite?: string;
+  /** Keyed by lower-case field name. */
+  readonly setFields?: ReadonlyMap<string, { name: string; value: string }>;
+  /** Lower-case field names. */
+  readonly removeFields?: ReadonlySet<string>;
+}
+
+/** What a routing decision sees of a request. */
+export interface RouteRequest {
+  host: string | undefined;
+  path: string;
+  method: string;
+  header(lowerName: string): string | undefined;
+}
+
+/** What client connections of one listener share. */
+export interface ProxyContext {
+  readonly limits: DownstreamLimits;
+  /** `http` or `https`, sent upstream as `X-Forwarded-Proto`. */
+  readonly protocol: string;
+  route(request: RouteRequest): RouteTarget | undefined;
+  readonly events: ProxyEvents;
+  /** True once shutdown began: connections close after their current exchange. */
+  readonly draining: boolean;
+}
+
+export type { AccessRecord };

@@ -1,0 +1,102 @@
+import { HttpParseError } from "../http/parse-error.ts";
+import { NetworkError } from "../net/types.ts";
+
+/** Which side of the proxy an error came from. */
+export type ErrorSource = "downstream" | "upstream" | "internal";
+
+/** Stable codes for every way an exchange can fail; `STATUS_BY_CODE` maps each to a status. */
+export type ProxyErrorCode =
+  | "BAD_REQUEST"
+  | "REQUEST_TIMEOUT"
+  | "NO_ROUTE"
+  | "NO_PEER"
+  | "CONNECT_FAILED"
+  | "CONNECT_TIMEOUT"
+  | "UPSTREAM_CLOSED"
+  | "INVALID_RESPONSE"
+  | "RESPONSE_TIMEOUT"
+  | "UPSTREAM_IDLE_TIMEOUT"
+  | "CLIENT_CLOSED"
+  | "CLIENT_TIMEOUT"
+  | "INTERNAL";
+
+/**
+ * The one place errors become statuses. A parse error of the request keeps the status the
+ * parser chose (400, 413, 414, 431, 501, 505). `CLIENT_CLOSED` is never sent: the client is
+ * gone, and logs show 499 as nginx does.
+ */
+const STATUS_BY_CODE: Record<ProxyErrorCode, number> = {
+  BAD_REQUEST: 400,
+  REQUEST_TIMEOUT: 408,
+  NO_ROUTE: 404,
+  NO_PEER: 503,
+  CONNECT_FAILED: 502,
+  CONNECT_TIMEOUT: 504,
+  UPSTREAM_CLOSED: 502,
+  INVALID_RESPONSE: 502,
+  RESPONSE_TIMEOUT: 504,
+  UPSTREAM_IDLE_TIMEOUT: 504,
+  CLIENT_CLOSED: 499,
+  CLIENT_TIMEOUT: 408,
+  INTERNAL: 500,
+};
+
+/** An exchange failure with its source and whether the request may be sent again. */
+export class ProxyError extends Error {
+  readonly code: ProxyErrorCode;
+  readonly source: ErrorSource;
+  /** True when nothing of the request reached the origin, so another peer may be tried. */
+  readonly retryable: boolean;
+  /** Status to answer with; set for request parse errors, else taken from the code. */
+  readonly status: number;
+
+  constructor(
+    code: ProxyErrorCode,
+    message: string,
+    options: { source: ErrorSource; retryable?: boolean; status?: number; cause?: unknown },
+  ) {
+    super(message, { cause: options.cause });
+    this.name = "ProxyError";
+    this.code = code;
+    this.source = options.source;
+    this.retryable = options.retryable ?? false;
+    this.status = options.status ?? STATUS_BY_CODE[code];
+  }
+
+  /** Wraps a parse error of the client's request; the parser's status is kept. */
+  static fromRequestParse(error: HttpParseError): ProxyError {
+    return new ProxyError("BAD_REQUEST", error.message, {
+      source: "downstream",
+      status: error.status,
+      cause: error,
+    });
+  }
+
+  /** Wraps a parse error of the origin's response: always 502. */
+  static fromResponseParse(error: HttpParseError): ProxyError {
+    return new ProxyError("INVALID_RESPONSE", `invalid response from upstream: ${error.message}`, {
+      source: "upstream",
+      cause: error,
+    });
+  }
+
+  /** Wraps a failed connect to a peer. */
+  static fromConnect(error: unknown, peer: string): ProxyError {
+    if (error instanceof ProxyError) return error;
+    const code = error instanceof NetworkError ? error.code : "UNKNOWN";
+    const detail = error instanceof Error ? error.message : String(error);
+    return new ProxyError("CONNECT_FAILED", `connect to ${peer} failed (${code}): ${detail}`, {
+      source: "upstream",
+      retryable: true,
+      cause: error,
+    });
+  }
+}
+
+/** Turns anything thrown into a ProxyError, keeping its message. */
+export function toProxyError(error: unknown): ProxyError {
+  if (error instanceof ProxyError) return error;
+  if (error instanceof HttpParseError) return ProxyError.fromRequestParse(error);
+  const message = error instanceof Error ? error.message : String(error);
+  return new ProxyError("INTERNAL", message, { source: "internal", cause: error });
+}

@@ -1,0 +1,198 @@
+import { httpDate } from "../http/date.ts";
+import { connectionTokens } from "../http/fields.ts";
+import type { BodyFraming, RequestInfo } from "../http/framing.ts";
+import type { FieldList, RequestHead, ResponseHead } from "../http/head-parser.ts";
+
+/**
+ * Fields that describe one connection, never forwarded in either direction (RFC 9110 §7.6.1),
+ * plus the framing fields, which Cairn writes itself for each hop.
+ */
+const HOP_BY_HOP = new Set([
+  "connection",
+  "keep-alive",
+  "proxy-connection",
+  "te",
+  "transfer-encoding",
+  "upgrade",
+  "content-length",
+]);
+
+/** Fields a `Connection` option cannot remove, because routing or framing depends on them. */
+const PROTECTED = new Set(["host", "content-length", "transfer-encoding"]);
+
+/** How Cairn names itself in `Via` (RFC 9110 §7.6.3). */
+export const VIA_PSEUDONYM = "cairn";
+
+export interface UpstreamRequestOptions {
+  /** The client's address, appended to `X-Forwarded-For`. */
+  clientAddress: string;
+  /** `http` or `https`: how the client reached Cairn. */
+  protocol: string;
+  /** Host to send upstream when the request has none (HTTP/1.0), `hostname:port` of the peer. */
+  peerAuthority: string;
+  /** Replaces the Host sent upstream. */
+  hostRewrite?: string;
+  /** Fields to set, replacing any of the same name; keyed by lower-case name. */
+  setFields?: ReadonlyMap<string, { name: string; value: string }>;
+  /** Lower-case names of fields to remove. */
+  removeFields?: ReadonlySet<string>;
+}
+
+/**
+ * Builds the field list sent to the origin: hop-by-hop fields and those the client named in
+ * `Connection` removed, the order and case of the rest kept, Host taken from the routing
+ * authority, `X-Forwarded-For`, `-Proto`, `-Host` and `Via` added, and framing written for the
+ * body that follows.
+ */
+export function upstreamRequestFields(
+  head: RequestHead,
+  info: RequestInfo,
+  options: UpstreamRequestOptions,
+): FieldList {
+  const fields = head.fields;
+  const nominated = info.connection;
+  const result: FieldList = [];
+  let forwardedFor: string | undefined;
+  let via: string | undefined;
+  let hostWritten = false;
+  const host = options.hostRewrite ?? info.authority ?? options.peerAuthority;
+
+  for (let i = 0; i < fields.length; i += 2) {
+    const name = fields[i];
+    const lower = name.toLowerCase();
+    if (HOP_BY_HOP.has(lower)) continue;
+    if (nominated.size > 0 && nominated.has(lower) && !PROTECTED.has(lower)) continue;
+    if (options.removeFields?.has(lower)) continue;
+    if (options.setFields?.has(lower)) continue;
+    switch (lower) {
+      case "host":
+        result.push(name, host);
+        hostWritten = true;
+        continue;
+      case "x-forwarded-for":
+        forwardedFor = forwardedFor === undefined ? fields[i + 1] : `${forwardedFor}, ${fields[i + 1]}`;
+        continue;
+      case "x-forwarded-proto":
+      case "x-forwarded-host":
+        // The client's own claims are not passed on; Cairn states what it saw.
+        continue;
+      case "via":
+        via = via === undefined ? fields[i + 1] : `${via}, ${fields[i + 1]}`;
+        continue;
+    }
+    result.push(name, fields[i + 1]);
+  }
+
+  if (!hostWritten) result.unshift("Host", host);
+  if (options.setFields) {
+    for (const field of options.setFields.values()) result.push(field.name, field.value);
+  }
+  result.push(
+    "X-Forwarded-For",
+    forwardedFor === undefined ? options.clientAddress : `${forwardedFor}, ${options.clientAddress}`,
+  );
+  result.push("X-Forwarded-Proto", options.protocol);
+  if (info.authority !== undefined && info.authority !== "") {
+    result.push("X-Forwarded-Host", info.authority);
+  }
+  const received = `1.${head.versionMinor} ${VIA_PSEUDONYM}`;
+  result.push("Via", via === undefined ? received : `${via}, ${received}`);
+  appendFraming(result, info.framing);
+  return result;
+}
+
+/** How the response body is delimited toward the client. */
+export type DownstreamFraming = "none" | "length" | "chunked" | "close";
+
+/**
+ * Chooses the framing toward the client for a response framed `origin` upstream. A length is
+ * kept; a chunked or close-delimited body is chunked for an HTTP/1.1 client and close-delimited
+ * for an HTTP/1.0 client, which cannot read chunked.
+ */
+export function downstreamFraming(origin: BodyFraming, clientVersionMinor: number): DownstreamFraming {
+  switch (origin.kind) {
+    case "none":
+      return "none";
+    case "length":
+      return "length";
+    case "chunked":
+    case "close":
+      return clientVersionMinor === 1 ? "chunked" : "close";
+  }
+}
+
+/**
+ * Builds the field list sent to the client: hop-by-hop and nominated fields removed, the rest
+ * in order, framing for `framing`, `Date` added when the origin sent none (RFC 9110 §6.6.1),
+ * and `Connection: close` when Cairn will close the client connection.
+ */
+export function downstreamResponseFields(
+  head: ResponseHead,
+  origin: BodyFraming,
+  framing: DownstreamFraming,
+  closeAfter: boolean,
+): FieldList {
+  const result = relayedResponseFields(head);
+  if (!hasField(result, "date")) result.push("Date", httpDate());
+  if (framing === "length" && origin.kind === "length") {
+    result.push("Content-Length", String(origin.length));
+  } else if (framing === "chunked") {
+    result.push("Transfer-Encoding", "chunked");
+  } else if (framing === "none" && keepsLengthWithoutBody(head)) {
+    // A HEAD or 304 response states the length the full response would have (RFC 9110 §8.6).
+    const originLength = head.fields.findIndex((name, i) =>
+      i % 2 === 0 && name.toLowerCase() === "content-length"
+    );
+    if (originLength !== -1) {
+      result.push("Content-Length", firstElement(head.fields[originLength + 1]));
+    }
+  }
+  if (closeAfter) result.push("Connection", "close");
+  return result;
+}
+
+/**
+ * The origin's response fields without hop-by-hop fields, those the origin named in
+ * `Connection`, and framing; used as is for interim (1xx) responses.
+ */
+export function relayedResponseFields(head: ResponseHead): FieldList {
+  const fields = head.fields;
+  let nominated: Set<string> | undefined;
+  for (let i = 0; i < fields.length; i += 2) {
+    const name = fields[i];
+    if (name.length === 10 && name.toLowerCase() === "connection") {
+      const tokens = connectionTokens([fields[i + 1]]);
+      nominated = nominated ? new Set([...nominated, ...tokens]) : tokens;
+    }
+  }
+  const result: FieldList = [];
+  for (let i = 0; i < fields.length; i += 2) {
+    const name = fields[i];
+    const lower = name.toLowerCase();
+    if (HOP_BY_HOP.has(lower)) continue;
+    if (nominated && nominated.has(lower) && !PROTECTED.has(lower)) continue;
+    result.push(name, fields[i + 1]);
+  }
+  return result;
+}
+
+function hasField(fields: FieldList, lowerName: string): boolean {
+  for (let i = 0; i < fields.length; i += 2) {
+    if (fields[i].length === lowerName.length && fields[i].toLowerCase() === lowerName) return true;
+  }
+  return false;
+}
+
+function keepsLengthWithoutBody(head: ResponseHead): boolean {
+  return head.status !== 204 && head.status >= 200;
+}
+
+function firstElement(listValue: string): string {
+  const comma = listValue.indexOf(",");
+  return (comma === -1 ? listValue : listValue.slice(0, comma)).trim();
+}
+
+function appendFraming(fields: FieldList, framing: BodyFraming): void {
+  if (framing.kind === "length") fields.push("Content-Length", String(framing.length));
+  else if (framing.kind === "chunked") fields.push("Transfer-Encoding", "chunked");
+}

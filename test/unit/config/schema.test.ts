@@ -1,0 +1,763 @@
+import assert from "node:assert/strict";
+import { readFileSync } from "node:fs";
+import { describe, test } from "node:test";
+import {
+  type Config,
+  configFromFlags,
+  type ConfigProblem,
+  formatProblems,
+  parseConfigText,
+  validateConfig,
+} from "../../../src/config/mod.ts";
+
+/** The smallest valid file; tests append or replace sections. */
+const MINIMAL = `
+listeners:
+  - address: 127.0.0.1:8080
+upstreams:
+  app:
+    peers:
+      - url: http://127.0.0.1:3000
+routes:
+  - upstream: app
+`;
+
+function parseOk(text: string): Config {
+  const result = parseConfigText(text, "test.yaml");
+  if (!result.ok) {
+    assert.fail(`expected a valid config, got:\n${formatProblems(result.errors)}`);
+  }
+  return result.config;
+}
+
+function parseErrors(text: string): ConfigProblem[] {
+  const result = parseConfigText(text, "test.yaml");
+  assert.equal(result.ok, false, "expected problems, got a valid config");
+  return result.ok ? [] : result.errors;
+}
+
+/** Asserts that `text` has exactly one problem, at `path`, with a message matching `message`. */
+function assertOnlyProblem(text: string, path: string, message: RegExp): void {
+  const errors = parseErrors(text);
+  assert.equal(errors.length, 1, `expected one problem, got:\n${formatProblems(errors)}`);
+  assert.equal(errors[0].path, path);
+  assert.match(errors[0].message, message);
+}
+
+describe("parseConfigText valid input", () => {
+  test("full config parses every field", () => {
+    const config = parseOk(`
+listeners:
+  - name: public
+    address: 0.0.0.0:8080
+  - address: "[::1]:9090"
+upstreams:
+  app:
+    peers:
+      - url: http://10.0.0.1:3000
+        weight: 3
+      - url: https://app.internal
+    balancing: round_robin
+    pool: { maxIdlePerPeer: 8, idleTimeout: 90s }
+    timeouts: { connect: 2s, responseHeader: 30s, idle: 2m }
+    tls: { serverName: app.example.com, caFile: certs/ca.pem, verify: false }
+  static:
+    peers:
+      - url: http://[::1]:4000
+routes:
+  - name: api
+    match:
+      host: [api.example.com, "*.API.example.com"]
+      pathPrefix: /api/
+      methods: [GET, POST]
+      headers: { X-Canary: "1" }
+    upstream: app
+    setHeaders: { X-Env: prod }
+    removeHeaders: [X-Debug]
+    hostRewrite: app.internal:8443
+  - match: { host: static.example.com, path: /index.html }
+    upstream: static
+  - upstream: app
+limits:
+  maxRequestLineBytes: 4KiB
+  maxHeaderBytes: 32KiB
+  maxHeaderCount: 50
+  maxBodySize: 10MB
+  headerTimeout: 10s
+  keepAliveTimeout: 5s
+  bodyTimeout: 20s
+  maxRequestsPerConnection: 100
+logging:
+  access: false
+  level: debug
+shutdown:
+  drainTimeout: 0
+demo:
+  address: 127.0.0.1:8081
+`);
+
+    assert.deepEqual(config.listeners, [
+      { name: "public", address: "0.0.0.0:8080", hostname: "0.0.0.0", port: 8080 },
+      { name: "listener-1", address: "[::1]:9090", hostname: "::1", port: 9090 },
+    ]);
+
+    assert.deepEqual([...config.upstreams.keys()], ["app", "static"]);
+    assert.deepEqual(config.upstreams.get("app"), {
+      name: "app",
+      peers: [
+        {
+          url: "http://10.0.0.1:3000",
+          scheme: "http",
+          hostname: "10.0.0.1",
+          port: 3000,
+          weight: 3,
+        },
+        {
+          url: "https://app.internal",
+          scheme: "https",
+          hostname: "app.internal",
+          port: 443,
+          weight: 1,
+        },
+      ],
+      balancing: "round_robin",
+      pool: { maxIdlePerPeer: 8, idleTimeoutMs: 90_000 },
+      timeouts: { connectMs: 2_000, responseHeaderMs: 30_000, idleMs: 120_000 },
+      tls: { serverName: "app.example.com", caFile: "certs/ca.pem", verify: false },
+    });
+    assert.deepEqual(config.upstreams.get("static")?.peers, [
+      { url: "http://[::1]:4000", scheme: "http", hostname: "::1", port: 4000, weight: 1 },
+    ]);
+
+    assert.deepEqual(config.routes[0], {
+      name: "api",
+      match: {
+        hosts: ["api.example.com", "*.api.example.com"],
+        pathPrefix: "/api/",
+        methods: ["GET", "POST"],
+        headers: [{ name: "x-canary", value: "1" }],
+      },
+      upstream: "app",
+      setHeaders: [{ name: "x-env", value: "prod" }],
+      removeHeaders: ["x-debug"],
+      hostRewrite: "app.internal:8443",
+    });
+    assert.deepEqual(config.routes[1].match, {
+      hosts: ["static.example.com"],
+      path: "/index.html",
+      methods: [],
+      headers: [],
+    });
+    assert.equal(config.routes[1].name, "route-1");
+    assert.equal(config.routes[2].name, "route-2");
+
+    assert.deepEqual(config.limits, {
+      maxRequestLineBytes: 4_096,
+      maxHeaderBytes: 32_768,
+      maxHeaderCount: 50,
+      maxBodyBytes: 10_000_000,
+      headerTimeoutMs: 10_000,
+      keepAliveTimeoutMs: 5_000,
+      bodyTimeoutMs: 20_000,
+      maxRequestsPerConnection: 100,
+    });
+    assert.deepEqual(config.logging, { access: false, level: "debug" });
+    assert.deepEqual(config.shutdown, { drainTimeoutMs: 0 });
+    assert.deepEqual(config.demo, { address: "127.0.0.1:8081", hostname: "127.0.0.1", port: 8081 });
+  });
+
+  test("minimal config gets defaults", () => {
+    const config = parseOk(MINIMAL);
+
+    assert.equal(config.listeners[0].name, "listener-0");
+    const upstream = config.upstreams.get("app");
+    assert.ok(upstream !== undefined);
+    assert.equal(upstream.balancing, "round_robin");
+    assert.deepEqual(upstream.pool, { maxIdlePerPeer: 32, idleTimeoutMs: 60_000 });
+    assert.deepEqual(upstream.timeouts, {
+      connectMs: 5_000,
+      responseHeaderMs: 60_000,
+      idleMs: 60_000,
+    });
+    assert.deepEqual(upstream.tls, { serverName: undefined, caFile: undefined, verify: true });
+    assert.equal(upstream.peers[0].weight, 1);
+
+    assert.deepEqual(config.routes[0], {
+      name: "route-0",
+      match: { hosts: [], methods: [], headers: [] },
+      upstream: "app",
+      setHeaders: [],
+      removeHeaders: [],
+      hostRewrite: undefined,
+    });
+    assert.deepEqual(config.limits, {
+      maxRequestLineBytes: 8 * 1024,
+      maxHeaderBytes: 64 * 1024,
+      maxHeaderCount: 100,
+      maxBodyBytes: 1024 ** 3,
+      headerTimeoutMs: 30_000,
+      keepAliveTimeoutMs: 60_000,
+      bodyTimeoutMs: 60_000,
+      maxRequestsPerConnection: 1_000,
+    });
+    assert.deepEqual(config.logging, { access: true, level: "info" });
+    assert.deepEqual(config.shutdown, { drainTimeoutMs: 30_000 });
+    assert.equal(config.demo, undefined);
+  });
+
+  test("empty sections get defaults", () => {
+    const config = parseOk(`${MINIMAL}limits:\nlogging:\nshutdown:\ndemo:\n`);
+    assert.equal(config.limits.maxHeaderCount, 100);
+    assert.equal(config.logging.level, "info");
+    assert.equal(config.shutdown.drainTimeoutMs, 30_000);
+    assert.equal(config.demo, undefined);
+  });
+
+  test("peer ports default by scheme", () => {
+    const config = parseOk(`
+listeners:
+  - address: 127.0.0.1:8080
+upstreams:
+  app:
+    peers:
+      - url: http://app.internal/
+  api:
+    peers:
+      - url: HTTPS://API.internal
+routes:
+  - upstream: app
+`);
+    assert.equal(config.upstreams.get("app")?.peers[0].port, 80);
+    assert.equal(config.upstreams.get("app")?.peers[0].hostname, "app.internal");
+    const apiPeer = config.upstreams.get("api")?.peers[0];
+    assert.equal(apiPeer?.scheme, "https");
+    assert.equal(apiPeer?.hostname, "api.internal");
+    assert.equal(apiPeer?.port, 443);
+  });
+
+  test("listener port zero allowed", () => {
+    const config = parseOk(MINIMAL.replace("127.0.0.1:8080", "localhost:0"));
+    assert.equal(config.listeners[0].port, 0);
+  });
+
+  test("shipped cairn.yaml parses", () => {
+    const path = new URL("../../../config/cairn.yaml", import.meta.url);
+    const config = parseOk(readFileSync(path, "utf8"));
+
+    assert.equal(config.listeners.length, 1);
+    assert.equal(config.listeners[0].hostname, "127.0.0.1");
+    assert.equal(config.listeners[0].port, 8080);
+    assert.deepEqual(config.demo, { address: "127.0.0.1:8081", hostname: "127.0.0.1", port: 8081 });
+    assert.deepEqual([...config.upstreams.keys()], ["demo"]);
+    assert.equal(config.upstreams.get("demo")?.peers[0].url, "http://127.0.0.1:8081");
+    assert.equal(config.routes.length, 1);
+    assert.equal(config.routes[0].upstream, "demo");
+    assert.deepEqual(config.routes[0].match, { hosts: [], methods: [], headers: [] });
+  });
+});
+
+describe("parseConfigText problems", () => {
+  test("unknown key with suggestion", () => {
+    assertOnlyProblem(
+      `${MINIMAL}limits:\n  maxHeaderByte: 1KiB\n`,
+      "limits.maxHeaderByte",
+      /^unknown key "maxHeaderByte" \(did you mean "maxHeaderBytes"\?\)$/,
+    );
+    assertOnlyProblem(
+      `${MINIMAL}limits:\n  max_body_size: 1KiB\n`,
+      "limits.max_body_size",
+      /did you mean "maxBodySize"/,
+    );
+  });
+
+  test("unknown key lists known keys", () => {
+    assertOnlyProblem(
+      `${MINIMAL}frobnicate: true\n`,
+      "frobnicate",
+      /^unknown key "frobnicate": expected one of listeners, upstreams, routes, limits/,
+    );
+  });
+
+  test("unknown key in nested objects", () => {
+    const text = MINIMAL.replace(
+      "      - url: http://127.0.0.1:3000",
+      "      - url: http://127.0.0.1:3000\n        wieght: 2\n    pool: { maxIdle: 3 }",
+    );
+    const errors = parseErrors(text);
+    assert.deepEqual(errors.map((error) => error.path).sort(), [
+      "upstreams.app.peers[0].wieght",
+      "upstreams.app.pool.maxIdle",
+    ]);
+  });
+
+  test("unknown upstream at route path", () => {
+    const text = MINIMAL.replace(
+      "routes:\n  - upstream: app",
+      "routes:\n  - upstream: app\n  - upstream: api",
+    );
+    assertOnlyProblem(text, "routes[1].upstream", /^unknown upstream "api": .*use one of "app"$/);
+  });
+
+  test("unknown upstream beside other problems", () => {
+    const text = MINIMAL.replace("upstream: app", "upstream: api") +
+      "limits:\n  headerTimeout: soon\n";
+    const errors = parseErrors(text);
+    const paths = errors.map((error) => error.path).sort();
+    assert.deepEqual(paths, ["limits.headerTimeout", "routes[0].upstream"]);
+  });
+
+  test("inherited property names are unknown upstreams", () => {
+    const text = MINIMAL.replace("upstream: app", "upstream: constructor");
+    assertOnlyProblem(text, "routes[0].upstream", /unknown upstream "constructor"/);
+  });
+
+  test("bad duration at its path", () => {
+    assertOnlyProblem(
+      `${MINIMAL}limits:\n  headerTimeout: 30\n`,
+      "limits.headerTimeout",
+      /^duration "30" has no unit/,
+    );
+    assertOnlyProblem(
+      MINIMAL.replace(
+        "      - url: http://127.0.0.1:3000",
+        "      - url: http://127.0.0.1:3000\n    timeouts: { connect: 5x }",
+      ),
+      "upstreams.app.timeouts.connect",
+      /unknown unit "x" in duration "5x"/,
+    );
+    assertOnlyProblem(
+      `${MINIMAL}shutdown:\n  drainTimeout: [1s]\n`,
+      "shutdown.drainTimeout",
+      /expected a duration such as 30s or 250ms, got a list/,
+    );
+  });
+
+  test("zero timeout rejected", () => {
+    assertOnlyProblem(
+      `${MINIMAL}limits:\n  keepAliveTimeout: 0s\n`,
+      "limits.keepAliveTimeout",
+      /too short: it must be at least 1ms/,
+    );
+  });
+
+  test("bad size at its path", () => {
+    assertOnlyProblem(
+      `${MINIMAL}limits:\n  maxBodySize: 10mb\n`,
+      "limits.maxBodySize",
+      /unknown unit "mb" in size "10mb".*did you mean "MB"/,
+    );
+  });
+
+  test("bad peer URLs", () => {
+    const cases: [string, RegExp][] = [
+      ["ftp://127.0.0.1:21", /must start with http:\/\/ or https:\/\//],
+      ["127.0.0.1:3000", /must start with http:\/\/ or https:\/\//],
+      ["http:127.0.0.1:3000", /must start with http:\/\/ or https:\/\//],
+      ["http://127.0.0.1:3000/api", /must not have a path or query/],
+      ["http://127.0.0.1:3000?x=1", /must not have a path or query/],
+      ["http://127.0.0.1:3000#top", /must not have a fragment/],
+      ["http://user:secret@127.0.0.1:3000", /user names and passwords are not supported/],
+      ["http://127.0.0.1:99999", /invalid URL/],
+      ["http://127.0.0.1:0", /port 0/],
+      ["http://", /invalid URL/],
+    ];
+    for (const [url, message] of cases) {
+      const text = MINIMAL.replace("http://127.0.0.1:3000", JSON.stringify(url));
+      assertOnlyProblem(text, "upstreams.app.peers[0].url", message);
+    }
+  });
+
+  test("bad listen addresses", () => {
+    const cases: [string, RegExp][] = [
+      ["127.0.0.1", /has no port/],
+      [":8080", /has no host/],
+      ["127.0.0.1:65536", /invalid port "65536"/],
+      ["127.0.0.1:http", /invalid port "http"/],
+      ["::1:8080", /put an IPv6 address in brackets/],
+      ["[::1", /write an IPv6 address in brackets/],
+      ["[zz::1]:80", /write an IPv6 address in brackets/],
+      ["bad host:80", /is not a valid host name/],
+    ];
+    for (const [address, message] of cases) {
+      const text = MINIMAL.replace("127.0.0.1:8080", JSON.stringify(address));
+      assertOnlyProblem(text, "listeners[0].address", message);
+    }
+  });
+
+  test("duplicate listener and route names", () => {
+    const listeners = MINIMAL.replace(
+      "  - address: 127.0.0.1:8080",
+      "  - name: web\n    address: 127.0.0.1:8080\n  - name: web\n    address: 127.0.0.1:8081",
+    );
+    assertOnlyProblem(
+      listeners,
+      "listeners[1].name",
+      /^duplicate listener name "web": listeners\[0\]/,
+    );
+
+    const routes = `${MINIMAL}  - name: route-0\n    upstream: app\n`;
+    assertOnlyProblem(routes, "routes[1].name", /^duplicate route name "route-0"/);
+
+    const defaults = MINIMAL.replace(
+      "  - upstream: app",
+      "  - name: route-1\n    upstream: app\n  - upstream: app",
+    );
+    assertOnlyProblem(
+      defaults,
+      "routes[1]",
+      /^default name "route-1" is already used by routes\[0\]/,
+    );
+  });
+
+  test("invalid names", () => {
+    const text = MINIMAL.replace("  app:", '  "my app":').replace(
+      "upstream: app",
+      'upstream: "my app"',
+    );
+    assertOnlyProblem(text, 'upstreams["my app"]', /invalid name "my app"/);
+  });
+
+  test("duplicate listen addresses", () => {
+    const text = MINIMAL.replace(
+      "  - address: 127.0.0.1:8080",
+      "  - address: 127.0.0.1:8080\n  - address: 127.0.0.1:8080",
+    );
+    assertOnlyProblem(text, "listeners[1].address", /already used by listeners\[0\]\.address/);
+
+    const demo = `${MINIMAL}demo:\n  address: 127.0.0.1:8080\n`;
+    assertOnlyProblem(demo, "demo.address", /already used by listeners\[0\]\.address/);
+
+    const freePorts = MINIMAL.replace(
+      "  - address: 127.0.0.1:8080",
+      "  - address: 127.0.0.1:0\n  - address: 127.0.0.1:0",
+    );
+    parseOk(freePorts);
+  });
+
+  test("duplicate peers in one upstream", () => {
+    const text = MINIMAL.replace(
+      "      - url: http://127.0.0.1:3000",
+      "      - url: http://127.0.0.1:3000\n      - url: HTTP://127.0.0.1:3000/",
+    );
+    assertOnlyProblem(text, "upstreams.app.peers[1].url", /same as peers\[0\].*raise its weight/);
+  });
+
+  test("path and pathPrefix together", () => {
+    const text = MINIMAL.replace(
+      "  - upstream: app",
+      "  - upstream: app\n    match: { path: /a, pathPrefix: /b }",
+    );
+    assertOnlyProblem(
+      text,
+      "routes[0].match.pathPrefix",
+      /^path and pathPrefix cannot both be set/,
+    );
+  });
+
+  test("paths must start with slash", () => {
+    const text = MINIMAL.replace(
+      "  - upstream: app",
+      "  - upstream: app\n    match: { pathPrefix: api/ }",
+    );
+    assertOnlyProblem(text, "routes[0].match.pathPrefix", /must start with "\/"/);
+    const query = MINIMAL.replace(
+      "  - upstream: app",
+      "  - upstream: app\n    match: { path: /a?b=1 }",
+    );
+    assertOnlyProblem(query, "routes[0].match.path", /must not contain "\?" or "#"/);
+  });
+
+  test("invalid host patterns", () => {
+    const cases: [string, string, RegExp][] = [
+      ["api.example.com:8080", "routes[0].match.host", /must not contain a port/],
+      ["*", "routes[0].match.host", /remove match.host to match every host/],
+      ["api.*.com", "routes[0].match.host", /wildcard must be the whole first label/],
+      ["*example.com", "routes[0].match.host", /wildcard must be the whole first label/],
+      ["bad host", "routes[0].match.host", /invalid host pattern/],
+    ];
+    for (const [host, path, message] of cases) {
+      const text = MINIMAL.replace(
+        "  - upstream: app",
+        `  - upstream: app\n    match: { host: ${JSON.stringify(host)} }`,
+      );
+      assertOnlyProblem(text, path, message);
+    }
+
+    const list = MINIMAL.replace(
+      "  - upstream: app",
+      "  - upstream: app\n    match: { host: [a.com, 'b.com:1'] }",
+    );
+    assertOnlyProblem(list, "routes[0].match.host[1]", /must not contain a port/);
+    const empty = MINIMAL.replace(
+      "  - upstream: app",
+      "  - upstream: app\n    match: { host: [] }",
+    );
+    assertOnlyProblem(empty, "routes[0].match.host", /host list is empty/);
+  });
+
+  test("methods are case-sensitive", () => {
+    const text = MINIMAL.replace(
+      "  - upstream: app",
+      "  - upstream: app\n    match: { methods: [GET, post] }",
+    );
+    assertOnlyProblem(text, "routes[0].match.methods[1]", /method "post" must be written "POST"/);
+    const custom = MINIMAL.replace(
+      "  - upstream: app",
+      "  - upstream: app\n    match: { methods: [PROPFIND, purge] }",
+    );
+    assert.deepEqual(parseOk(custom).routes[0].match.methods, ["PROPFIND", "purge"]);
+  });
+
+  test("header values must be strings", () => {
+    const text = MINIMAL.replace(
+      "  - upstream: app",
+      "  - upstream: app\n    match: { headers: { x-canary: 1 } }",
+    );
+    assertOnlyProblem(
+      text,
+      "routes[0].match.headers.x-canary",
+      /expected a string, got the number 1: quote it/,
+    );
+  });
+
+  test("header rewrites are checked", () => {
+    const managed = MINIMAL.replace(
+      "  - upstream: app",
+      "  - upstream: app\n    setHeaders: { Transfer-Encoding: chunked }",
+    );
+    assertOnlyProblem(
+      managed,
+      "routes[0].setHeaders",
+      /header "transfer-encoding" cannot be set or removed: the proxy manages it/,
+    );
+
+    const host = MINIMAL.replace(
+      "  - upstream: app",
+      "  - upstream: app\n    removeHeaders: [Host]",
+    );
+    assertOnlyProblem(host, "routes[0].removeHeaders[0]", /use hostRewrite/);
+
+    const both = MINIMAL.replace(
+      "  - upstream: app",
+      "  - upstream: app\n    setHeaders: { X-A: '1' }\n    removeHeaders: [x-a]",
+    );
+    assertOnlyProblem(both, "routes[0].removeHeaders[0]", /both set and removed/);
+
+    const repeated = MINIMAL.replace(
+      "  - upstream: app",
+      "  - upstream: app\n    setHeaders: { X-A: '1', x-a: '2' }",
+    );
+    assertOnlyProblem(repeated, "routes[0].setHeaders.x-a", /header "x-a" repeats "X-A"/);
+
+    const badName = MINIMAL.replace(
+      "  - upstream: app",
+      "  - upstream: app\n    setHeaders: { 'x a': '1' }",
+    );
+    assertOnlyProblem(badName, 'routes[0].setHeaders["x a"]', /invalid header name "x a"/);
+
+    const badValue = MINIMAL.replace(
+      "  - upstream: app",
+      '  - upstream: app\n    setHeaders: { x-a: "1\\r\\nx-b: 2" }',
+    );
+    assertOnlyProblem(badValue, "routes[0].setHeaders.x-a", /must not contain line breaks/);
+  });
+
+  test("wrong types and ranges", () => {
+    assertOnlyProblem(
+      `${MINIMAL}logging:\n  access: yes\n`,
+      "logging.access",
+      /^expected true or false, got "yes"$/,
+    );
+    assertOnlyProblem(
+      `${MINIMAL}logging:\n  level: verbose\n`,
+      "logging.level",
+      /^invalid value "verbose": use one of "debug", "info", "warn", "error"$/,
+    );
+    assertOnlyProblem(
+      `${MINIMAL}limits:\n  maxHeaderCount: 0\n`,
+      "limits.maxHeaderCount",
+      /must be at least 1/,
+    );
+    assertOnlyProblem(
+      `${MINIMAL}limits:\n  maxHeaderCount: 1.5\n`,
+      "limits.maxHeaderCount",
+      /expected a whole number/,
+    );
+    const weight = MINIMAL.replace(
+      "      - url: http://127.0.0.1:3000",
+      "      - url: http://127.0.0.1:3000\n        weight: 0",
+    );
+    assertOnlyProblem(weight, "upstreams.app.peers[0].weight", /must be at least 1/);
+    const balancing = MINIMAL.replace(
+      "      - url: http://127.0.0.1:3000",
+      "      - url: http://127.0.0.1:3000\n    balancing: random",
+    );
+    assertOnlyProblem(
+      balancing,
+      "upstreams.app.balancing",
+      /invalid value "random": use one of "round_robin"/,
+    );
+  });
+
+  test("required sections", () => {
+    const noRoutes = MINIMAL.replace("routes:\n  - upstream: app\n", "routes: []\n");
+    assertOnlyProblem(noRoutes, "routes", /must list at least 1 item/);
+    const noListeners = MINIMAL.replace(/listeners:\n.*\n/, "");
+    assertOnlyProblem(noListeners, "listeners", /required field is missing/);
+    const noUpstreams = MINIMAL.replace(/upstreams:\n(?: {2,}.*\n)+/, "upstreams: {}\n").replace(
+      "upstream: app",
+      "upstream: x",
+    );
+    const errors = parseErrors(noUpstreams);
+    assert.ok(
+      errors.some((error) =>
+        error.path === "upstreams" && /at least one upstream/.test(error.message)
+      ),
+    );
+    const noPeers = MINIMAL.replace(
+      "    peers:\n      - url: http://127.0.0.1:3000",
+      "    peers: []",
+    );
+    assertOnlyProblem(noPeers, "upstreams.app.peers", /must list at least 1 item/);
+  });
+
+  test("document that is not a map", () => {
+    assertOnlyProblem("- 1\n- 2\n", "", /^expected a map, got a list$/);
+    assertOnlyProblem("just text\n", "", /^expected a map, got "just text"$/);
+  });
+
+  test("empty file", () => {
+    assertOnlyProblem("", "", /the file is empty/);
+    assertOnlyProblem("# nothing here\n", "", /the file is empty/);
+  });
+
+  test("YAML syntax errors have line and column", () => {
+    const errors = parseErrors("listeners:\n  - address: [::1]:8080\n");
+    assert.equal(errors.length, 1);
+    assert.equal(errors[0].line, 2);
+    assert.equal(errors[0].column, 19);
+    assert.equal(errors[0].path, "");
+
+    const duplicate = parseErrors("limits: {}\nlimits: {}\n");
+    assert.equal(duplicate[0].line, 2);
+    assert.equal(duplicate[0].column, 1);
+    assert.match(duplicate[0].message, /Map keys must be unique/);
+  });
+
+  test("unresolved alias reported", () => {
+    assertOnlyProblem(`${MINIMAL}limits: *missing\n`, "", /Unresolved alias/);
+  });
+
+  test("unknown tag reported", () => {
+    const errors = parseErrors(`${MINIMAL}logging:\n  level: !custom info\n`);
+    assert.equal(errors.length, 1);
+    assert.match(errors[0].message, /Unresolved tag: !custom/);
+    assert.equal(errors[0].line, 11);
+  });
+});
+
+describe("formatProblems", () => {
+  test("one line per problem", () => {
+    const text = formatProblems([
+      { source: "cairn.yaml", path: "routes[2].upstream", message: 'unknown upstream "api"' },
+      { source: "cairn.yaml", path: "", message: "Map keys must be unique", line: 3, column: 1 },
+      { source: "cairn.yaml", path: "", message: "the file is empty" },
+    ]);
+    assert.equal(
+      text,
+      'cairn.yaml: routes[2].upstream: unknown upstream "api"\n' +
+        "cairn.yaml:3:1: Map keys must be unique\n" +
+        "cairn.yaml: the file is empty\n",
+    );
+  });
+
+  test("uses source name from parsing", () => {
+    const result = parseConfigText(
+      MINIMAL.replace("upstream: app", "upstream: api"),
+      "conf/x.yaml",
+    );
+    assert.ok(!result.ok);
+    assert.equal(
+      formatProblems(result.errors),
+      'conf/x.yaml: routes[0].upstream: unknown upstream "api": ' +
+        'define it under upstreams or use one of "app"\n',
+    );
+  });
+
+  test("empty list gives empty text", () => {
+    assert.equal(formatProblems([]), "");
+  });
+});
+
+describe("configFromFlags", () => {
+  test("builds one listener upstream route", () => {
+    const result = configFromFlags({
+      listen: "127.0.0.1:8081",
+      upstreams: ["http://127.0.0.1:3000", "https://[::1]:3001"],
+    });
+    if (!result.ok) {
+      assert.fail(formatProblems(result.errors));
+    }
+    const { config } = result;
+
+    assert.deepEqual(config.listeners, [
+      { name: "listener-0", address: "127.0.0.1:8081", hostname: "127.0.0.1", port: 8081 },
+    ]);
+    const upstream = config.upstreams.get("default");
+    assert.ok(upstream !== undefined);
+    assert.equal(upstream.balancing, "round_robin");
+    assert.deepEqual(
+      upstream.peers.map((peer) => [peer.scheme, peer.hostname, peer.port, peer.weight]),
+      [["http", "127.0.0.1", 3000, 1], ["https", "::1", 3001, 1]],
+    );
+    assert.equal(config.routes.length, 1);
+    assert.equal(config.routes[0].upstream, "default");
+    assert.deepEqual(config.routes[0].match, { hosts: [], methods: [], headers: [] });
+    assert.equal(config.limits.maxBodyBytes, 1024 ** 3);
+    assert.equal(config.demo, undefined);
+  });
+
+  test("problems name the flag", () => {
+    const result = configFromFlags({ listen: "127.0.0.1", upstreams: ["http://ok:1", "ftp://x"] });
+    assert.ok(!result.ok);
+    assert.deepEqual(result.errors.map((error) => [error.source, error.path]), [
+      ["command line", "--listen"],
+      ["command line", "--upstream"],
+    ]);
+    assert.match(result.errors[1].message, /^invalid URL "ftp:\/\/x"/);
+    assert.match(
+      formatProblems(result.errors),
+      /^command line: --listen: address "127.0.0.1" has no port/,
+    );
+  });
+
+  test("duplicate upstream flags rejected", () => {
+    const result = configFromFlags({
+      listen: "127.0.0.1:8081",
+      upstreams: ["http://a:1", "http://a:1"],
+    });
+    assert.ok(!result.ok);
+    assert.equal(result.errors.length, 1);
+    assert.equal(result.errors[0].path, "--upstream");
+  });
+
+  test("no upstream flags rejected", () => {
+    const result = configFromFlags({ listen: "127.0.0.1:8081", upstreams: [] });
+    assert.ok(!result.ok);
+    assert.equal(result.errors[0].path, "--upstream");
+    assert.match(result.errors[0].message, /at least one --upstream/);
+  });
+});
+
+describe("validateConfig", () => {
+  test("accepts plain objects", () => {
+    const result = validateConfig({
+      listeners: [{ address: "127.0.0.1:1" }],
+      upstreams: { a: { peers: [{ url: "http://b:2" }] } },
+      routes: [{ upstream: "a" }],
+      limits: { maxBodySize: 1024 },
+    });
+    assert.ok(result.ok);
+    assert.equal(result.config.limits.maxBodyBytes, 1024);
+  });
+});
