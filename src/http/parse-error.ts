@@ -10,7 +10,6 @@ export type ParseErrorCode =
   | "INVALID_VERSION"
   | "UNSUPPORTED_VERSION"
   | "INVALID_STATUS"
-  | "INVALID_REASON"
   | "INVALID_FIELD_NAME"
   | "INVALID_FIELD_VALUE"
   | "WHITESPACE_BEFORE_COLON"
@@ -26,10 +25,7 @@ export type ParseErrorCode =
   | "INVALID_CHUNK_EXTENSION"
   | "CHUNK_EXTENSION_TOO_LARGE"
   | "INVALID_CHUNK_END"
-  | "INVALID_TRAILER"
-  | "TRAILER_TOO_LARGE"
-  | "METHOD_NOT_ALLOWED"
-  | "INCOMPLETE_MESSAGE";
+  | "METHOD_NOT_ALLOWED";
 
 /**
  * A message that breaks HTTP/1.1 syntax or framing. `status` is the response a server gives a
