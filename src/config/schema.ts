@@ -42,6 +42,8 @@ export interface ListenerConfig {
   hostname: string;
   /** Port to bind; 0 lets the operating system pick a free port. */
   port: number;
+  /** The top-level limits with this listener's overrides applied. */
+  limits: LimitsConfig;
 }
 
 export interface DemoConfig {
@@ -145,6 +147,10 @@ export interface LimitsConfig {
   maxHeaderBytes: number;
   maxHeaderCount: number;
   maxBodyBytes: number;
+  /** Longest chunk-size line of a chunked request body, extensions included. */
+  maxChunkExtensionBytes: number;
+  /** Largest trailer section of a chunked request body. */
+  maxTrailerBytes: number;
   /** Deadline for receiving the whole request head, from its first byte. */
   headerTimeoutMs: number;
   /** Maximum idle time between requests on a client connection. */
@@ -242,10 +248,10 @@ function unwrap<T>(result: UnitResult | AddressResult<T>, context: z.RefinementC
   return result.value as T;
 }
 
-function durationSchema(defaultText: string, minimumMs: number) {
+function durationValueSchema(minimumMs: number) {
   const typeError = (issue: { input?: unknown }) =>
     `expected a duration such as 30s or 250ms, got ${describeValue(issue.input)}`;
-  return z
+  const schema = z
     .union([z.string(), z.number()], { error: typeError })
     .transform((value, context) => {
       const ms = unwrap<number>(parseDurationMs(value), context);
@@ -256,14 +262,18 @@ function durationSchema(defaultText: string, minimumMs: number) {
         });
       }
       return ms;
-    })
-    .prefault(defaultText);
+    });
+  return schema;
 }
 
-function sizeSchema(defaultText: string, minimumBytes: number) {
+function durationSchema(defaultText: string, minimum: number) {
+  return durationValueSchema(minimum).prefault(defaultText);
+}
+
+function sizeValueSchema(minimumBytes: number) {
   const typeError = (issue: { input?: unknown }) =>
     `expected a size such as 64KiB or 1MiB, got ${describeValue(issue.input)}`;
-  return z
+  const schema = z
     .union([z.string(), z.number()], { error: typeError })
     .transform((value, context) => {
       const bytes = unwrap<number>(parseSizeBytes(value), context);
@@ -274,8 +284,12 @@ function sizeSchema(defaultText: string, minimumBytes: number) {
         });
       }
       return bytes;
-    })
-    .prefault(defaultText);
+    });
+  return schema;
+}
+
+function sizeSchema(defaultText: string, minimum: number) {
+  return sizeValueSchema(minimum).prefault(defaultText);
 }
 
 const nameSchema = z.string().superRefine((name, context) => {
@@ -606,30 +620,83 @@ const upstreamsSchema = z
     return upstreams;
   });
 
+
+/**
+ * Limit fields with their defaults. The top-level `limits` section fills every default; a
+ * listener's `limits` section overrides only the fields it names.
+ */
+const LIMIT_DEFAULTS = {
+  maxRequestLineBytes: "8KiB",
+  maxHeaderBytes: "64KiB",
+  maxHeaderCount: 100,
+  maxBodySize: "1GiB",
+  maxChunkExtensionBytes: "16KiB",
+  maxTrailerBytes: "16KiB",
+  headerTimeout: "30s",
+  keepAliveTimeout: "60s",
+  bodyTimeout: "60s",
+  maxRequestsPerConnection: 1000,
+} as const;
+
+function limitFields(withDefaults: boolean) {
+  const size = (name: keyof typeof LIMIT_DEFAULTS, minimum: number) =>
+    withDefaults
+      ? sizeSchema(String(LIMIT_DEFAULTS[name]), minimum)
+      : sizeValueSchema(minimum).optional();
+  const duration = (name: keyof typeof LIMIT_DEFAULTS) =>
+    withDefaults
+      ? durationSchema(String(LIMIT_DEFAULTS[name]), 1)
+      : durationValueSchema(1).optional();
+  const count = (name: "maxHeaderCount" | "maxRequestsPerConnection") => {
+    const schema = z.int().min(1);
+    return withDefaults ? schema.default(LIMIT_DEFAULTS[name]) : schema.optional();
+  };
+  return {
+    maxRequestLineBytes: size("maxRequestLineBytes", 1),
+    maxHeaderBytes: size("maxHeaderBytes", 1),
+    maxHeaderCount: count("maxHeaderCount"),
+    maxBodySize: size("maxBodySize", 0),
+    maxChunkExtensionBytes: size("maxChunkExtensionBytes", 1),
+    maxTrailerBytes: size("maxTrailerBytes", 1),
+    headerTimeout: duration("headerTimeout"),
+    keepAliveTimeout: duration("keepAliveTimeout"),
+    bodyTimeout: duration("bodyTimeout"),
+    maxRequestsPerConnection: count("maxRequestsPerConnection"),
+  };
+}
+
+type LimitFieldValues = { [K in keyof ReturnType<typeof limitFields>]?: number };
+
+function toLimitsConfig(limits: LimitFieldValues): Partial<LimitsConfig> {
+  const result: Partial<LimitsConfig> = {
+    maxRequestLineBytes: limits.maxRequestLineBytes,
+    maxHeaderBytes: limits.maxHeaderBytes,
+    maxHeaderCount: limits.maxHeaderCount,
+    maxBodyBytes: limits.maxBodySize,
+    maxChunkExtensionBytes: limits.maxChunkExtensionBytes,
+    maxTrailerBytes: limits.maxTrailerBytes,
+    headerTimeoutMs: limits.headerTimeout,
+    keepAliveTimeoutMs: limits.keepAliveTimeout,
+    bodyTimeoutMs: limits.bodyTimeout,
+    maxRequestsPerConnection: limits.maxRequestsPerConnection,
+  };
+  for (const key of Object.keys(result) as (keyof LimitsConfig)[]) {
+    if (result[key] === undefined) delete result[key];
+  }
+  return result;
+}
+
+const limitsSchema = strictObject(limitFields(true)).transform(
+  (limits) => toLimitsConfig(limits) as LimitsConfig,
+);
+
+const limitOverridesSchema = strictObject(limitFields(false)).transform(toLimitsConfig);
+
 const listenerSchema = strictObject({
   name: nameSchema.optional(),
   address: listenAddressSchema,
+  limits: section(limitOverridesSchema.optional()),
 });
-
-const limitsSchema = strictObject({
-  maxRequestLineBytes: sizeSchema("8KiB", 1),
-  maxHeaderBytes: sizeSchema("64KiB", 1),
-  maxHeaderCount: z.int().min(1).default(100),
-  maxBodySize: sizeSchema("1GiB", 0),
-  headerTimeout: durationSchema("30s", 1),
-  keepAliveTimeout: durationSchema("60s", 1),
-  bodyTimeout: durationSchema("60s", 1),
-  maxRequestsPerConnection: z.int().min(1).default(1000),
-}).transform((limits): LimitsConfig => ({
-  maxRequestLineBytes: limits.maxRequestLineBytes,
-  maxHeaderBytes: limits.maxHeaderBytes,
-  maxHeaderCount: limits.maxHeaderCount,
-  maxBodyBytes: limits.maxBodySize,
-  headerTimeoutMs: limits.headerTimeout,
-  keepAliveTimeoutMs: limits.keepAliveTimeout,
-  bodyTimeoutMs: limits.bodyTimeout,
-  maxRequestsPerConnection: limits.maxRequestsPerConnection,
-}));
 
 const loggingSchema = strictObject({
   access: z.boolean().default(true),
@@ -657,6 +724,7 @@ export const configSchema = strictObject({
   listeners: file.listeners.map((listener, index) => ({
     name: listener.name ?? `listener-${index}`,
     ...listener.address,
+    limits: { ...file.limits, ...listener.limits },
   })),
   upstreams: file.upstreams,
   routes: file.routes.map((route, index) => ({ ...route, name: route.name ?? `route-${index}` })),

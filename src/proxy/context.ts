@@ -8,6 +8,9 @@ export interface DownstreamLimits {
   maxHeaderBytes: number;
   maxHeaderCount: number;
   maxBodyBytes: number;
+  /** Longest chunk-size line of a chunked request body, extensions included. */
+  maxChunkExtensionBytes: number;
+  maxTrailerBytes: number;
   /** Deadline for the whole request head, from its first byte. */
   headerTimeoutMs: number;
   /** Idle time allowed between requests on a kept-alive connection. */

@@ -98,8 +98,8 @@ export class Exchange implements UpstreamOwner {
     }
     this.#info = info;
     this.#requestDecoder = createBodyDecoder(info.framing, {
-      maxChunkLineBytes: 16 * 1024,
-      maxTrailerBytes: context.limits.maxHeaderBytes,
+      maxChunkLineBytes: context.limits.maxChunkExtensionBytes,
+      maxTrailerBytes: context.limits.maxTrailerBytes,
       maxTrailerCount: context.limits.maxHeaderCount,
       maxBodyBytes: context.limits.maxBodyBytes,
     });

@@ -48,20 +48,21 @@ export class ProxyServer {
     const targets = new Map<RouteConfig, RouteTarget>();
     for (const route of config.routes) targets.set(route, buildRouteTarget(route, groups));
     const router = new Router(config.routes);
-    const context: ProxyContext = {
-      limits: config.limits,
-      protocol: "http",
-      events: options.events,
-      route: (request: RouteRequest) => {
-        const route = router.match(request);
-        return route === undefined ? undefined : targets.get(route);
-      },
-      get draining() {
-        return server.#draining;
-      },
+    const route = (request: RouteRequest) => {
+      const matched = router.match(request);
+      return matched === undefined ? undefined : targets.get(matched);
     };
     try {
       for (const listenerConfig of config.listeners) {
+        const context: ProxyContext = {
+          limits: listenerConfig.limits,
+          protocol: "http",
+          events: options.events,
+          route,
+          get draining() {
+            return server.#draining;
+          },
+        };
         const listener = await options.network.listen(
           { hostname: listenerConfig.hostname, port: listenerConfig.port },
           (connection) => {

@@ -96,6 +96,24 @@ async function startHttpOrigin(): Promise<{ server: Server; port: number; upload
   return { server, port: typeof address === "object" && address ? address.port : 0, uploads };
 }
 
+/** Downloads `/download/SIZE` through the proxy, hashing the body as it streams. */
+function download(port: number, size: number): Promise<{ size: number; digest: string }> {
+  return new Promise((resolve, reject) => {
+    const req = httpRequest({ host: "127.0.0.1", port, path: `/download/${size}` }, (res) => {
+      const hash = createHash("sha256");
+      let received = 0;
+      res.on("data", (chunk: Buffer) => {
+        hash.update(chunk);
+        received += chunk.length;
+      });
+      res.on("end", () => resolve({ size: received, digest: hash.digest("hex") }));
+      res.on("error", reject);
+    });
+    req.on("error", reject);
+    req.end();
+  });
+}
+
 function patternBlock(): Buffer {
   const block = Buffer.alloc(64 * 1024);
   for (let i = 0; i < block.length; i++) block[i] = (i * 31 + 7) & 0xff;
@@ -415,27 +433,14 @@ for (const runtime of RUNTIMES) {
       }
     });
 
-    test("streams 50 MiB each way with bounded memory", async () => {
+    test("streams large bodies with bounded memory", async () => {
       const origin = await startHttpOrigin();
       try {
         await withProxy(runtime, origin.port, async (proxy) => {
           const size = 50 * MiB;
           const baseline = proxy.rssKiB();
 
-          const downloaded = await new Promise<{ size: number; digest: string }>((resolve, reject) => {
-            const req = httpRequest({ host: "127.0.0.1", port: proxy.port, path: `/download/${size}` }, (res) => {
-              const hash = createHash("sha256");
-              let received = 0;
-              res.on("data", (chunk: Buffer) => {
-                hash.update(chunk);
-                received += chunk.length;
-              });
-              res.on("end", () => resolve({ size: received, digest: hash.digest("hex") }));
-              res.on("error", reject);
-            });
-            req.on("error", reject);
-            req.end();
-          });
+          const downloaded = await download(proxy.port, size);
           assert.equal(downloaded.size, size);
           assert.equal(downloaded.digest, expectedDigest(size));
 
@@ -470,8 +475,17 @@ for (const runtime of RUNTIMES) {
           });
           assert.equal(uploaded, `${size} ${expectedDigest(size)}`);
 
-          const growthMiB = (proxy.peakRssKiB() - baseline) / 1024;
-          assert.ok(growthMiB < 40, `peak memory grew by ${growthMiB.toFixed(1)} MiB while streaming 2 × 50 MiB`);
+          // Holding either body whole would take 50 MiB or more. Garbage collection lags behind
+          // freed chunks, though: V8 (in Deno) collects external buffers only after about 64 MiB,
+          // so the bound on the first run is loose, and a second, longer run shows that the
+          // peak does not grow with the size of the body.
+          const firstPeak = proxy.peakRssKiB();
+          const growthMiB = (firstPeak - baseline) / 1024;
+          assert.ok(growthMiB < 96, `peak memory grew by ${growthMiB.toFixed(1)} MiB while streaming 2 × 50 MiB`);
+          const longer = await download(proxy.port, 150 * MiB);
+          assert.equal(longer.size, 150 * MiB);
+          const furtherMiB = (proxy.peakRssKiB() - firstPeak) / 1024;
+          assert.ok(furtherMiB < 32, `peak memory grew by a further ${furtherMiB.toFixed(1)} MiB for a 150 MiB body`);
         });
       } finally {
         origin.server.closeAllConnections();

@@ -96,10 +96,14 @@ demo:
   address: 127.0.0.1:8081
 `);
 
-    assert.deepEqual(config.listeners, [
-      { name: "public", address: "0.0.0.0:8080", hostname: "0.0.0.0", port: 8080 },
-      { name: "listener-1", address: "[::1]:9090", hostname: "::1", port: 9090 },
-    ]);
+    assert.deepEqual(
+      config.listeners.map(({ limits: _limits, ...listener }) => listener),
+      [
+        { name: "public", address: "0.0.0.0:8080", hostname: "0.0.0.0", port: 8080 },
+        { name: "listener-1", address: "[::1]:9090", hostname: "::1", port: 9090 },
+      ],
+    );
+    assert.deepEqual(config.listeners[1].limits, config.limits);
 
     assert.deepEqual([...config.upstreams.keys()], ["app", "static"]);
     assert.deepEqual(config.upstreams.get("app"), {
@@ -156,6 +160,8 @@ demo:
       maxHeaderBytes: 32_768,
       maxHeaderCount: 50,
       maxBodyBytes: 10_000_000,
+      maxChunkExtensionBytes: 16 * 1024,
+      maxTrailerBytes: 16 * 1024,
       headerTimeoutMs: 10_000,
       keepAliveTimeoutMs: 5_000,
       bodyTimeoutMs: 20_000,
@@ -195,6 +201,8 @@ demo:
       maxHeaderBytes: 64 * 1024,
       maxHeaderCount: 100,
       maxBodyBytes: 1024 ** 3,
+      maxChunkExtensionBytes: 16 * 1024,
+      maxTrailerBytes: 16 * 1024,
       headerTimeoutMs: 30_000,
       keepAliveTimeoutMs: 60_000,
       bodyTimeoutMs: 60_000,
@@ -233,6 +241,27 @@ routes:
     assert.equal(apiPeer?.scheme, "https");
     assert.equal(apiPeer?.hostname, "api.internal");
     assert.equal(apiPeer?.port, 443);
+  });
+
+  test("listener limits override the top-level limits", () => {
+    const config = parseOk(MINIMAL.replace(
+      "  - address: 127.0.0.1:8080",
+      "  - address: 127.0.0.1:8080\n    limits:\n      maxHeaderCount: 20\n      bodyTimeout: 5s",
+    ) + "limits:\n  maxHeaderCount: 50\n  maxBodySize: 1MiB\n");
+    const limits = config.listeners[0].limits;
+    assert.equal(limits.maxHeaderCount, 20);
+    assert.equal(limits.bodyTimeoutMs, 5_000);
+    assert.equal(limits.maxBodyBytes, 1024 * 1024, "fields the listener omits come from limits");
+    assert.equal(config.limits.maxHeaderCount, 50);
+  });
+
+  test("listener limits reject unknown keys", () => {
+    const result = parseConfigText(MINIMAL.replace(
+      "  - address: 127.0.0.1:8080",
+      "  - address: 127.0.0.1:8080\n    limits:\n      maxHeaders: 20",
+    ), "cairn.yaml");
+    assert.equal(result.ok, false);
+    assert.ok(!result.ok && result.errors.some((problem) => problem.path === "listeners[0].limits.maxHeaders"));
   });
 
   test("listener port zero allowed", () => {
@@ -701,7 +730,13 @@ describe("configFromFlags", () => {
     const { config } = result;
 
     assert.deepEqual(config.listeners, [
-      { name: "listener-0", address: "127.0.0.1:8081", hostname: "127.0.0.1", port: 8081 },
+      {
+        name: "listener-0",
+        address: "127.0.0.1:8081",
+        hostname: "127.0.0.1",
+        port: 8081,
+        limits: config.limits,
+      },
     ]);
     const upstream = config.upstreams.get("default");
     assert.ok(upstream !== undefined);
