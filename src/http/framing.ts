@@ -1,5 +1,5 @@
 import { TOKEN } from "./bytes.ts";
-import { connectionTokens } from "./fields.ts";
+import { connectionTokens, splitList } from "./fields.ts";
 import type { RequestHead, ResponseHead } from "./head-parser.ts";
 import { HttpParseError } from "./parse-error.ts";
 
@@ -28,6 +28,11 @@ export interface RequestInfo {
   keepAlive: boolean;
   /** `Expect: 100-continue` on an HTTP/1.1 request. */
   expectContinue: boolean;
+  /**
+   * Protocols the client asks to switch to (the `Upgrade` value) when it asks for a switch: an
+   * HTTP/1.1 request with `Upgrade` and the `upgrade` connection option (RFC 9110 §7.8).
+   */
+  upgrade: string | undefined;
 }
 
 /** Largest number of decimal digits parsed exactly: 10^15 − 1 is below 2^53. */
@@ -45,6 +50,7 @@ export function analyzeRequest(head: RequestHead, maxBodyBytes: number): Request
   let codingValues: string[] | undefined;
   let connectionValues: string[] | undefined;
   let expectValues: string[] | undefined;
+  let upgradeValues: string[] | undefined;
 
   for (let i = 0; i < fields.length; i += 2) {
     const name = fields[i];
@@ -58,6 +64,9 @@ export function analyzeRequest(head: RequestHead, maxBodyBytes: number): Request
         break;
       case 6:
         if (name.toLowerCase() === "expect") (expectValues ??= []).push(value);
+        break;
+      case 7:
+        if (name.toLowerCase() === "upgrade") (upgradeValues ??= []).push(value);
         break;
       case 10:
         if (name.toLowerCase() === "connection") (connectionValues ??= []).push(value);
@@ -144,7 +153,16 @@ export function analyzeRequest(head: RequestHead, maxBodyBytes: number): Request
     if (length > 0) framing = { kind: "length", length };
   }
 
-  return { framing, authority, upstreamTarget, path, connection, keepAlive, expectContinue };
+  let upgrade: string | undefined;
+  if (upgradeValues && head.versionMinor === 1 && connection.has("upgrade")) {
+    const protocols = splitList(upgradeValues);
+    if (protocols.length === 0 || !protocols.every(isProtocol)) {
+      throw new HttpParseError("INVALID_UPGRADE", "invalid Upgrade field value");
+    }
+    upgrade = protocols.join(", ");
+  }
+
+  return { framing, authority, upstreamTarget, path, connection, keepAlive, expectContinue, upgrade };
 }
 
 /**
@@ -290,6 +308,13 @@ function parseAbsoluteForm(target: string, method: string): { authority: string;
  */
 export function isValidAuthority(value: string): boolean {
   return /^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._~-]*)(?::[0-9]{0,5})?$/.test(value);
+}
+
+/** `protocol-name ["/" protocol-version]` of RFC 9110 §7.8, both tokens. */
+function isProtocol(text: string): boolean {
+  const slash = text.indexOf("/");
+  if (slash === -1) return isToken(text);
+  return slash > 0 && isToken(text.slice(0, slash)) && isToken(text.slice(slash + 1));
 }
 
 function isDigits(text: string): boolean {

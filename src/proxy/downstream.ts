@@ -8,6 +8,7 @@ import type { Connection, ConnectionHandlers } from "../net/types.ts";
 import type { ProxyContext } from "./context.ts";
 import { ProxyError } from "./errors.ts";
 import { Exchange } from "./exchange.ts";
+import type { Tunnel } from "./tunnel.ts";
 
 /**
  * Bytes read ahead of the current exchange before reading pauses: enough for a pipelined
@@ -33,6 +34,8 @@ export class DownstreamConnection implements ConnectionHandlers {
   #inbox: Uint8Array[] = [];
   #inboxBytes = 0;
   #exchange: Exchange | undefined;
+  /** Set once the connection became a tunnel; no HTTP is parsed after that. */
+  #tunnel: Tunnel | undefined;
   #paused = false;
   #peerEnded = false;
   #closing = false;
@@ -78,6 +81,10 @@ export class DownstreamConnection implements ConnectionHandlers {
   }
 
   data(chunk: Uint8Array): void {
+    if (this.#tunnel) {
+      this.#tunnel.fromClient(chunk);
+      return;
+    }
     if (this.#closing) return;
     this.#inbox.push(chunk);
     this.#inboxBytes += chunk.length;
@@ -89,11 +96,16 @@ export class DownstreamConnection implements ConnectionHandlers {
   }
 
   drain(): void {
-    this.#exchange?.onDownstreamDrain();
+    if (this.#tunnel) this.#tunnel.clientDrained();
+    else this.#exchange?.onDownstreamDrain();
   }
 
   end(): void {
     this.#peerEnded = true;
+    if (this.#tunnel) {
+      this.#tunnel.clientEnded();
+      return;
+    }
     this.pump();
   }
 
@@ -104,6 +116,7 @@ export class DownstreamConnection implements ConnectionHandlers {
     const exchange = this.#exchange;
     this.#exchange = undefined;
     exchange?.onClientClose(error);
+    this.#tunnel?.clientClosed();
     this.#onClosed(this);
   }
 
@@ -177,9 +190,33 @@ export class DownstreamConnection implements ConnectionHandlers {
     this.pump();
   }
 
-  /** Closes after the current exchange, or now when there is none. */
+  /** Closes after the current exchange, or now when there is none. A tunnel stays open. */
   closeWhenIdle(): void {
-    if (this.#exchange === undefined) this.#close();
+    if (this.#exchange === undefined && this.#tunnel === undefined) this.#close();
+  }
+
+  /**
+   * Hands the connection to a tunnel after a 101: bytes the client sent after its request are
+   * the first tunnel bytes, and from now on every event goes to the tunnel.
+   */
+  switchToTunnel(exchange: Exchange, tunnel: Tunnel): void {
+    if (this.#exchange !== exchange) {
+      tunnel.destroy();
+      return;
+    }
+    this.#exchange = undefined;
+    this.#tunnel = tunnel;
+    this.#clearTimers();
+    this.#scanner.reset();
+    const buffered = this.#inbox;
+    this.#inbox = [];
+    this.#inboxBytes = 0;
+    for (const chunk of buffered) tunnel.fromClient(chunk);
+    if (this.#paused) {
+      this.#paused = false;
+      this.connection.resume();
+    }
+    if (this.#peerEnded) tunnel.clientEnded();
   }
 
   /** Sends a response Cairn generated itself (an error), then closes the connection. */

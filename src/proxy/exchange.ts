@@ -1,6 +1,6 @@
 import { type BodyDecoder, CloseDelimitedDecoder, createBodyDecoder } from "../http/body.ts";
 import { encodeChunk, lastChunk } from "../http/chunked.ts";
-import { getField } from "../http/fields.ts";
+import { getAllFields, getField, splitList } from "../http/fields.ts";
 import { analyzeRequest, type BodyFraming, type RequestInfo, responseFraming, responseKeepsAlive } from "../http/framing.ts";
 import { parseResponseHead, type RequestHead, type ResponseHead } from "../http/head-parser.ts";
 import { HeadScanner } from "../http/head-scanner.ts";
@@ -16,8 +16,10 @@ import {
   type DownstreamFraming,
   downstreamResponseFields,
   relayedResponseFields,
+  switchingProtocolsFields,
   upstreamRequestFields,
 } from "./forward.ts";
+import { Tunnel } from "./tunnel.ts";
 
 /** Response heads from origins are held to the same size limits as typical servers allow. */
 const RESPONSE_HEAD_LIMITS = { maxStartLineBytes: 8 * 1024, maxHeadBytes: 64 * 1024, maxFieldCount: 200 };
@@ -187,7 +189,12 @@ export class Exchange implements UpstreamOwner {
           const result = this.#responseScanner!.push(chunk, offset);
           if (result === undefined) return;
           offset = result.end;
-          this.#onResponseHead(parseResponseHead(result.head));
+          const head = parseResponseHead(result.head);
+          if (head.status === 101 && this.#info!.upgrade !== undefined) {
+            this.#startTunnel(head, chunk.subarray(offset));
+            return;
+          }
+          this.#onResponseHead(head);
           // #onResponseHead sets the decoder for a final response; interim ones leave it unset.
           if ((this.#responseDecoder as BodyDecoder | undefined)?.done) {
             this.#completeResponse(offset < chunk.length);
@@ -324,7 +331,7 @@ export class Exchange implements UpstreamOwner {
     const clientMinor = this.head.versionMinor;
     if (head.status < 200) {
       if (head.status === 101) {
-        // Cairn removes Upgrade from requests, so a switch was never asked for (RFC 9110 §15.2.2).
+        // A server must not switch to a protocol the client did not ask for (RFC 9110 §15.2.2).
         throw new HttpParseError("INVALID_STATUS", "101 Switching Protocols without an upgrade request", -1, 502);
       }
       // Interim responses go to HTTP/1.1 clients only (RFC 9110 §15.2).
@@ -348,6 +355,34 @@ export class Exchange implements UpstreamOwner {
     this.#responseStarted = true;
     this.#writeToClient(serializeResponseHead(head.status, head.reason, fields));
     this.#responseDecoder = createBodyDecoder(framing);
+  }
+
+  /**
+   * Switches to a two-way tunnel after the origin's 101. The origin must name only protocols
+   * the client asked for (RFC 9110 §7.8); bytes after the 101 head are already tunnel bytes.
+   */
+  #startTunnel(head: ResponseHead, rest: Uint8Array): void {
+    const requested = new Set(splitList([this.#info!.upgrade!]).map(protocolName));
+    const offered = splitList(getAllFields(head.fields, "upgrade"));
+    if (offered.length === 0 || !offered.every((protocol) => requested.has(protocolName(protocol)))) {
+      throw new HttpParseError("INVALID_STATUS", "101 Switching Protocols to a protocol the client did not ask for", -1, 502);
+    }
+    if (!this.#requestBodyDone) {
+      throw new HttpParseError("INVALID_STATUS", "101 Switching Protocols before the request body was complete", -1, 502);
+    }
+    this.#clearResponseTimer();
+    this.#upstreamTimeMs = performance.now() - this.#requestSentAt;
+    this.#status = 101;
+    this.#responseStarted = true;
+    this.downstream.write(serializeResponseHead(101, head.reason, switchingProtocolsFields(head, offered.join(", "))));
+    const upstream = this.#upstream!;
+    this.#upstream = undefined;
+    if (this.#upstreamPaused) upstream.connection.resume();
+    this.#upstreamPaused = false;
+    const tunnel = new Tunnel(this.downstream.connection, upstream);
+    this.#finish(undefined);
+    this.downstream.switchToTunnel(this, tunnel);
+    tunnel.onUpstreamData(rest);
   }
 
   #writeResponseBody(data: Uint8Array): void {
@@ -527,6 +562,12 @@ export class Exchange implements UpstreamOwner {
     if (this.#sendTimer !== undefined) clearTimeout(this.#sendTimer);
     this.#sendTimer = undefined;
   }
+}
+
+/** The protocol name of `name/version`, lower-cased for comparison. */
+function protocolName(protocol: string): string {
+  const slash = protocol.indexOf("/");
+  return (slash === -1 ? protocol : protocol.slice(0, slash)).toLowerCase();
 }
 
 function round(ms: number): number {

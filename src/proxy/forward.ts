@@ -97,6 +97,7 @@ export function upstreamRequestFields(
   }
   const received = `1.${head.versionMinor} ${VIA_PSEUDONYM}`;
   result.push("Via", via === undefined ? received : `${via}, ${received}`);
+  if (info.upgrade !== undefined) result.push("Connection", "upgrade", "Upgrade", info.upgrade);
   appendFraming(result, info.framing);
   return result;
 }
@@ -148,6 +149,16 @@ export function downstreamResponseFields(
     }
   }
   if (closeAfter) result.push("Connection", "close");
+  return result;
+}
+
+/**
+ * Builds the field list of a 101 response sent to the client: the origin's fields without
+ * hop-by-hop ones, then the connection options that name the new protocol.
+ */
+export function switchingProtocolsFields(head: ResponseHead, protocols: string): FieldList {
+  const result = relayedResponseFields(head);
+  result.push("Connection", "upgrade", "Upgrade", protocols);
   return result;
 }
 
