@@ -56,6 +56,8 @@ export class ChunkedDecoder {
   #bodyBytes = 0;
   #offset = 0;
   #trailerScanner: HeadScanner | undefined;
+  /** Offset of the trailer section's first byte, for errors about the whole section. */
+  #trailerStart = 0;
 
   constructor(limits: ChunkedLimits = DEFAULT_CHUNKED_LIMITS) {
     this.limits = limits;
@@ -101,6 +103,7 @@ export class ChunkedDecoder {
             return length;
           }
           this.trailers = parseFields(result.head, 0, false);
+          rejectFramingTrailers(this.trailers, this.#trailerStart);
           this.#offset += result.end - i;
           this.#state = State.Done;
           return result.end;
@@ -185,6 +188,7 @@ export class ChunkedDecoder {
         if (byte !== LF) throw this.#error("BARE_CR", "chunk-size line ends with CR without LF");
         if (this.#size === 0) {
           this.#state = State.Trailer;
+          this.#trailerStart = this.#offset + 1;
           this.#trailerScanner = new HeadScanner("trailer", {
             maxStartLineBytes: 0,
             maxHeadBytes: this.limits.maxTrailerBytes,
@@ -233,6 +237,19 @@ export class ChunkedDecoder {
   #error(code: "INVALID_CHUNK_SIZE" | "INVALID_CHUNK_EXTENSION" | "CHUNK_EXTENSION_TOO_LARGE" |
     "INVALID_CHUNK_END" | "BARE_CR" | "BARE_LF", reason: string): HttpParseError {
     return new HttpParseError(code, reason, this.#offset);
+  }
+}
+
+/**
+ * Framing fields have no meaning in a trailer section (RFC 9110 §6.5.1) and llhttp rejects
+ * them, so Cairn does too.
+ */
+function rejectFramingTrailers(trailers: FieldList, offset: number): void {
+  for (let i = 0; i < trailers.length; i += 2) {
+    const lower = trailers[i].toLowerCase();
+    if (lower === "content-length" || lower === "transfer-encoding") {
+      throw new HttpParseError("INVALID_TRAILER", `${trailers[i]} is not allowed in a trailer section`, offset);
+    }
   }
 }
 

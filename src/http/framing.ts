@@ -170,8 +170,16 @@ export function analyzeRequest(head: RequestHead, maxBodyBytes: number): Request
  * for framing a proxy must not relay; the caller answers 502 and closes the connection.
  */
 export function responseFraming(head: ResponseHead, requestMethod: string): BodyFraming {
+  const framing = declaredResponseFraming(head);
+  // RFC 9112 §6.3 rule 1: these responses end at their head, whatever they declare; the
+  // declaration is still checked, because a HEAD or 304 response's length is relayed.
   const status = head.status;
   if (requestMethod === "HEAD" || status < 200 || status === 204 || status === 304) return NO_BODY;
+  return framing;
+}
+
+/** The framing a response's fields declare, checked, before the status and method count. */
+function declaredResponseFraming(head: ResponseHead): BodyFraming {
   const fields = head.fields;
   let lengthValues: string[] | undefined;
   let codingValues: string[] | undefined;
@@ -222,51 +230,31 @@ export function responseKeepsAlive(head: ResponseHead): boolean {
 }
 
 /**
- * Parses Content-Length values (RFC 9110 §8.6): every element of every field must be 1*DIGIT
- * and all must be equal. Returns undefined when the value has more than 15 digits, so it is
- * never rounded.
+ * Parses Content-Length (RFC 9110 §8.6): exactly one field whose value is 1*DIGIT. RFC 9110
+ * lets a recipient accept repeated identical values or a list of them; Cairn rejects both, as
+ * Node's llhttp does, so no origin behind it can read the message differently. Returns
+ * undefined when the value has more than 15 digits, so it is never rounded.
  */
 export function parseContentLength(values: readonly string[], status = 400): number | undefined {
-  let result: number | undefined;
-  let tooLargeDigits: string | undefined;
-  for (const value of values) {
-    for (const part of value.split(",")) {
-      const element = trimWhitespace(part);
-      if (element.length === 0 || !isDigits(element)) {
-        throw new HttpParseError("INVALID_CONTENT_LENGTH", `invalid Content-Length "${value}"`, -1, status);
-      }
-      const digits = element.replace(/^0+(?=.)/, "");
-      if (digits.length > MAX_LENGTH_DIGITS) {
-        if (tooLargeDigits !== undefined && digits !== tooLargeDigits) {
-          const reason = "Content-Length values differ";
-          throw new HttpParseError("INVALID_CONTENT_LENGTH", reason, -1, status);
-        }
-        tooLargeDigits = digits;
-        continue;
-      }
-      const length = Number(digits);
-      if (result !== undefined && length !== result) {
-        throw new HttpParseError("INVALID_CONTENT_LENGTH", "Content-Length values differ", -1, status);
-      }
-      result = length;
-    }
+  if (values.length > 1) {
+    throw new HttpParseError("INVALID_CONTENT_LENGTH", "more than one Content-Length field", -1, status);
   }
-  if (tooLargeDigits !== undefined) {
-    if (result !== undefined) {
-      throw new HttpParseError("INVALID_CONTENT_LENGTH", "Content-Length values differ", -1, status);
-    }
-    return undefined;
+  const value = values[0];
+  if (value.length === 0 || !isDigits(value)) {
+    throw new HttpParseError("INVALID_CONTENT_LENGTH", `invalid Content-Length "${value}"`, -1, status);
   }
-  return result;
+  const digits = value.replace(/^0+(?=.)/, "");
+  return digits.length > MAX_LENGTH_DIGITS ? undefined : Number(digits);
 }
 
-/** Lower-cased transfer codings, in order. Parameters are not accepted. */
+/** Lower-cased transfer codings, in order. Parameters and empty elements are not accepted. */
 function parseCodings(values: readonly string[], status = 400): string[] {
   const codings: string[] = [];
   for (const value of values) {
     for (const part of value.split(",")) {
       const element = trimWhitespace(part);
-      if (element.length === 0) continue;
+      // RFC 9110 §5.6.1 lets a recipient skip empty list elements; llhttp rejects them in
+      // Transfer-Encoding, so Cairn does too.
       if (!isToken(element)) {
         throw new HttpParseError("INVALID_TRANSFER_ENCODING", `invalid Transfer-Encoding "${value}"`, -1, status);
       }
@@ -326,6 +314,7 @@ function isDigits(text: string): boolean {
 }
 
 function isToken(text: string): boolean {
+  if (text.length === 0) return false;
   for (let i = 0; i < text.length; i++) {
     const code = text.charCodeAt(i);
     if (code > 0xff || !TOKEN[code]) return false;

@@ -145,11 +145,26 @@ export function parseFields(bytes: Uint8Array, start: number, lenientColon: bool
       if (bytes[i] === CR) throw new HttpParseError("BARE_CR", "CR without LF in field line", i);
       throw invalidAt(bytes, i, "INVALID_FIELD_VALUE", "invalid byte in field value");
     }
-    fields.push(decodeLatin1(bytes, nameStart, nameEnd), decodeLatin1(bytes, valueStart, valueEnd));
+    const name = decodeLatin1(bytes, nameStart, nameEnd);
+    if (valueEnd < i && isFramingField(name) && hasTab(bytes, valueEnd, i)) {
+      // Node's llhttp (Node 20) rejects a framing value followed by HTAB, so Cairn does too:
+      // no origin behind it may read such a message differently.
+      throw new HttpParseError(
+        name.length === 14 ? "INVALID_CONTENT_LENGTH" : "INVALID_TRANSFER_ENCODING",
+        `HTAB after the ${name} value`,
+        valueEnd,
+      );
+    }
+    fields.push(name, decodeLatin1(bytes, valueStart, valueEnd));
     i += 2;
   }
   if (bytes[i + 1] !== LF) throw new HttpParseError("BARE_CR", "CR without LF after fields", i);
   return fields;
+}
+
+function hasTab(bytes: Uint8Array, start: number, end: number): boolean {
+  for (let i = start; i < end; i++) if (bytes[i] === HTAB) return true;
+  return false;
 }
 
 function isFramingField(name: string): boolean {

@@ -61,7 +61,7 @@ describe("analyzeRequest Content-Length and Transfer-Encoding together", () => {
     [
       "TE with trailing tab and CL",
       post("Transfer-Encoding: chunked\t\r\nContent-Length: 3\r\n"),
-      "CONFLICTING_FRAMING",
+      "INVALID_TRANSFER_ENCODING",
       400,
       "FR-12a",
     ],
@@ -109,13 +109,9 @@ describe("analyzeRequest Content-Length", () => {
   });
 
   const accepted: [name: string, fields: string, caseId?: string][] = [
-    ["repeated field", "Content-Length: 5\r\nContent-Length: 5\r\n", "FR-04a"],
-    ["list", "Content-Length: 5, 5\r\n", "FR-04b"],
-    ["list without spaces", "Content-Length: 5,5,5\r\n"],
-    ["tabs around value", "Content-Length: \t5 \t\r\n", "FR-06"],
+    ["leading tab and trailing space", "Content-Length: \t5 \r\n"],
     ["leading zeros", "Content-Length: 005\r\n"],
     ["twenty digits of leading zeros", "Content-Length: 000000000000000000005\r\n"],
-    ["equal values with other leading zeros", "Content-Length: 5, 05\r\n"],
   ];
   for (const [name, fields] of accepted) {
     test(`accepts ${name} as one length`, () => {
@@ -141,6 +137,19 @@ describe("analyzeRequest Content-Length", () => {
       400,
       "FR-03",
     ],
+    // RFC 9110 §8.6 allows accepting repeated equal values; llhttp rejects them, and so does
+    // Cairn, so that no origin behind it can read the message differently.
+    [
+      "repeated equal field",
+      post("Content-Length: 5\r\nContent-Length: 5\r\n", "hello"),
+      "INVALID_CONTENT_LENGTH",
+      400,
+      "FR-04a",
+    ],
+    ["list of equal values", cl("5, 5"), "INVALID_CONTENT_LENGTH", 400, "FR-04b"],
+    ["list without spaces", cl("5,5,5"), "INVALID_CONTENT_LENGTH", 400],
+    ["equal values with other leading zeros", cl("5, 05"), "INVALID_CONTENT_LENGTH", 400],
+    ["tabs around value", cl("\t5 \t"), "INVALID_CONTENT_LENGTH", 400, "FR-06"],
     ["list with other value", cl("5, 5, 6"), "INVALID_CONTENT_LENGTH", 400, "FR-04c"],
     ["trailing comma", cl("5,"), "INVALID_CONTENT_LENGTH", 400, "FR-04"],
     ["leading comma", cl(",5"), "INVALID_CONTENT_LENGTH", 400],
@@ -185,9 +194,9 @@ describe("analyzeRequest large Content-Length", () => {
     ["5 next to twenty digits", huge("5, 10000000000000000005"), "INVALID_CONTENT_LENGTH", 400],
   ]);
 
-  test("rejects repeated twenty-digit length with 413", () => {
+  test("rejects repeated twenty-digit length with 400", () => {
     const rejection = requestRejection(huge("10000000000000000005, 10000000000000000005"));
-    assert.deepEqual(rejection, { code: "BODY_TOO_LARGE", status: 413 });
+    assert.deepEqual(rejection, { code: "INVALID_CONTENT_LENGTH", status: 400 });
   });
 
   test("keeps fifteen-digit length exact", () => {
@@ -217,10 +226,9 @@ describe("analyzeRequest large Content-Length", () => {
 describe("analyzeRequest Transfer-Encoding", () => {
   const chunkedForms: [name: string, fields: string, caseId?: string][] = [
     ["chunked", "Transfer-Encoding: chunked\r\n"],
-    ["trailing tab", "Transfer-Encoding: chunked\t\r\n", "FR-12a"],
+    ["leading tab", "Transfer-Encoding: \tchunked\r\n"],
     ["spaces", "Transfer-Encoding:   chunked  \r\n", "FR-12b"],
     ["upper case", "Transfer-Encoding: CHUNKED\r\n", "FR-12c"],
-    ["empty list elements", "Transfer-Encoding: , chunked ,\r\n"],
     ["lower-case name", "transfer-encoding: chunked\r\n"],
   ];
   for (const [name, fields] of chunkedForms) {
@@ -529,9 +537,18 @@ describe("responseFraming", () => {
     });
   });
 
-  test("accepts Content-Length list", () => {
-    const message = responseOf("HTTP/1.1 200 OK\r\nContent-Length: 2, 2\r\n\r\nok");
-    assert.deepEqual(message.framing, { kind: "length", length: 2 });
+  test("rejects Content-Length list with 502", () => {
+    const rejection = responseRejection("HTTP/1.1 200 OK\r\nContent-Length: 2, 2\r\n\r\nok");
+    assert.deepEqual(rejection, { code: "INVALID_CONTENT_LENGTH", status: 502 });
+  });
+
+  test("checks the framing of a response without body", () => {
+    const rejection = responseRejection(
+      "HTTP/1.1 204 No Content\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n",
+    );
+    assert.deepEqual(rejection, { code: "CONFLICTING_FRAMING", status: 502 });
+    const invalidLength = responseRejection("HTTP/1.1 304 Not Modified\r\nContent-Length: 1x\r\n\r\n");
+    assert.deepEqual(invalidLength, { code: "INVALID_CONTENT_LENGTH", status: 502 });
   });
 
   test("stops body at its length", () => {
@@ -614,10 +631,6 @@ describe("responseFraming", () => {
       "RS-06b",
     ],
     ["204 with Content-Length", "HTTP/1.1 204 No Content\r\nContent-Length: 0\r\n\r\n", "RS-06c"],
-    [
-      "204 with both framing fields",
-      "HTTP/1.1 204 No Content\r\nContent-Length: 3\r\nTransfer-Encoding: chunked\r\n\r\n",
-    ],
     ["100 Continue", "HTTP/1.1 100 Continue\r\n\r\n"],
     ["103 with Content-Length", "HTTP/1.1 103 Early Hints\r\nContent-Length: 5\r\n\r\n"],
     ["101 Switching Protocols", "HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\r\n"],
