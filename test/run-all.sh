@@ -8,7 +8,8 @@ bin=node_modules/.bin
 step() { printf '\n== %s\n' "$1"; }
 
 step "type check (deno check)"
-"$bin/deno" check src/ adapters/deno/ test/unit/ test/contract/ test/runtime/deno/ test/e2e/
+"$bin/deno" check src/ adapters/deno/ test/unit/ test/contract/ test/runtime/deno/ test/e2e/ \
+  test/conformance/ test/fuzz/
 
 step "unit tests and Bun adapter on Bun"
 "$bin/bun" test --timeout 60000 test/unit test/runtime/bun
@@ -22,6 +23,6 @@ rm -rf dist/test-node
 "$bin/bun" build test/runtime/node/*.test.ts --target=node --outdir=dist/test-node >/dev/null
 node --test dist/test-node/
 
-step "end-to-end tests on Bun, Deno and Node"
+step "end-to-end and conformance tests against Cairn on Bun, Deno and Node"
 npm run --silent build:node
-"$bin/bun" test --timeout 120000 test/e2e
+"$bin/bun" test --timeout 120000 test/e2e test/conformance

@@ -39,6 +39,9 @@ export function parseArgs(args: readonly string[]): ParsedArgs {
   while (index < args.length) {
     const arg = args[index];
     index++;
+    // `deno task serve -- --listen ...` passes the separator through; Cairn takes no
+    // positional arguments, so it is skipped.
+    if (arg === "--") continue;
     const equals = arg.startsWith("--") ? arg.indexOf("=") : -1;
     const flag = equals === -1 ? arg : arg.slice(0, equals);
     const inlineValue = equals === -1 ? undefined : arg.slice(equals + 1);

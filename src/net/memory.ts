@@ -167,7 +167,7 @@ export class MemoryNetwork implements Network {
         const serverTls = listener.tls;
 
         if (clientTls !== undefined && serverTls === undefined) {
-          // The server never answers the ClientHello, so the handshake waits.
+          // The server never responds to the ClientHello, so the handshake waits.
           listener.accept(pair.server);
           pair.client.onClose = (error) => {
             settle(() =>
@@ -333,7 +333,7 @@ class Pipe {
   /** Taken by the kernel and not yet delivered to the receiver. */
   readonly kernel: Uint8Array[] = [];
   kernelBytes = 0;
-  /** The sender called `end`; FIN follows the queued bytes. */
+  /** The sender called `end`, so FIN follows the queued bytes. */
   endQueued = false;
   /** FIN reached the kernel, after every byte written before it. */
   finSent = false;
@@ -393,7 +393,7 @@ class MemoryConnection implements Connection {
   readonly remoteAddress: SocketAddress;
   tls: TlsInfo | undefined = undefined;
   peer!: MemoryConnection;
-  /** Observes the close before any handlers are attached; used while a handshake is pending. */
+  /** Close callback for a client whose TLS handshake is still pending and has no handlers. */
   onClose: ((error: Error | undefined) => void) | undefined;
 
   readonly #network: MemoryNetwork;
@@ -404,11 +404,11 @@ class MemoryConnection implements Connection {
   #paused = false;
   #needDrain = false;
   #endDelivered = false;
-  /** Set once the close is decided; the `close` event follows in the next delivery. */
+  /** Set once the close is decided. The `close` event follows in the next delivery. */
   #closing = false;
   #closeError: Error | undefined;
   #closed = false;
-  /** The peer is gone without a reset: bytes sent from now on make the peer reset us. */
+  /** The peer closed without a reset. Bytes sent from now on make it reset this connection. */
   #peerGone = false;
 
   constructor(
@@ -536,7 +536,7 @@ class MemoryConnection implements Connection {
       return;
     }
     if (!this.#closing && this.#peerGone && this.#out.queuedBytes + this.#out.kernelBytes > 0) {
-      // Bytes reached a peer that has closed, so the peer answers with RST.
+      // Bytes reached a peer that has closed, so the peer sends RST.
       this.#reset();
     }
     if (this.#closing) {
@@ -611,7 +611,7 @@ function negotiateTls(
   return { protocol: "TLSv1.3", alpnProtocol, serverName: client.serverName ?? hostname };
 }
 
-/** Calls a handler; an exception from it is the caller's bug and surfaces as an uncaught error. */
+/** Calls a handler. An exception from it is a bug in the caller and surfaces as uncaught. */
 function invoke(call: () => void): void {
   try {
     call();

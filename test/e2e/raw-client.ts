@@ -71,10 +71,14 @@ export class RawClient {
     this.socket.write(typeof data === "string" ? Buffer.from(data, "latin1") : data);
   }
 
-  /** Sends one byte per write, waiting for each write to be taken. */
-  async sendByteByByte(data: string): Promise<void> {
+  /**
+   * Sends one byte per write, waiting for each write to be taken. With `untilClosed`, stops
+   * once the proxy has closed its side, so a rejected oversized input is not sent whole.
+   */
+  async sendByteByByte(data: string, options: { untilClosed?: boolean } = {}): Promise<void> {
     const bytes = Buffer.from(data, "latin1");
     for (let i = 0; i < bytes.length; i++) {
+      if (options.untilClosed && this.ended) return;
       await new Promise<void>((resolve) => this.socket.write(bytes.subarray(i, i + 1), () => resolve()));
     }
   }
@@ -110,7 +114,7 @@ export class RawClient {
       const colon = line.indexOf(":");
       return [line.slice(0, colon), line.slice(colon + 1).trim()];
     });
-    const response = { status, reason: statusLine[2], headers, body: Buffer.alloc(0), rawHead };
+    const response: RawResponse = { status, reason: statusLine[2], headers, body: Buffer.alloc(0), rawHead };
     this.#buffer = this.#buffer.subarray(headEnd);
     const length = header(response, "content-length");
     const chunked = header(response, "transfer-encoding")?.toLowerCase() === "chunked";

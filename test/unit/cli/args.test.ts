@@ -19,6 +19,11 @@ describe("parseArgs", () => {
     assert.equal(DEFAULT_CONFIG_PATH, "config/cairn.yaml");
   });
 
+  test("separator before options is skipped", () => {
+    const expected: ParsedArgs = { kind: "run", configPath: "x.yaml", upstreams: [], test: false };
+    assert.deepEqual(parseArgs(["--", "--config", "x.yaml"]), expected);
+  });
+
   test("config path as separate value", () => {
     const expected: ParsedArgs = { kind: "run", configPath: "x.yaml", upstreams: [], test: false };
     assert.deepEqual(parseArgs(["--config", "x.yaml"]), expected);

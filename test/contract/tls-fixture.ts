@@ -1,0 +1,43 @@
+/**
+ * Test-only TLS material, never for production. A private CA ("Cairn test CA") signed a P-256
+ * leaf certificate for `localhost` and `127.0.0.1`. Both expire in 2126. Regenerate with
+ * `openssl req -x509` for the CA and `openssl x509 -req` for the leaf if they ever need to
+ * change.
+ */
+
+/** PEM certificate of the test CA. Pass it as `ca` to trust `TEST_CERT`. */
+export const TEST_CA = `-----BEGIN CERTIFICATE-----
+MIIBlzCCAT2gAwIBAgIUfIIH4Fjqxh+sPewBccBtyA/cExgwCgYIKoZIzj0EAwIw
+GDEWMBQGA1UEAwwNQ2Fpcm4gdGVzdCBDQTAgFw0yNjEyMDQxNzQwNDlaGA8yMTI2
+MTExMDE3NDA0OVowGDEWMBQGA1UEAwwNQ2Fpcm4gdGVzdCBDQTBZMBMGByqGSM49
+AgEGCCqGSM49AwEHA0IABDtK/IjRD23RTDsYGtoXT6R897rKChl1H8+m38Asl/pO
+lbM7FZSNd8Fh+MI1qrP2K/fkGPspXsLv36QleJ+GFuyjYzBhMB0GA1UdDgQWBBSV
+HXiUQREJ7+zOnaWz6LwO7bo6jjAfBgNVHSMEGDAWgBSVHXiUQREJ7+zOnaWz6LwO
+7bo6jjAPBgNVHRMBAf8EBTADAQH/MA4GA1UdDwEB/wQEAwIBBjAKBggqhkjOPQQD
+AgNIADBFAiBJHGuUfdSjycs3XwD1RGRltzIpKdZrslqFe+Nw3cIjgAIhAMB8IX0D
+dVs6BQ5w1kM6sP7ZY/USi8bHG6IhKEbRNfJj
+-----END CERTIFICATE-----
+`;
+
+/** PEM leaf certificate for `localhost` and `127.0.0.1`, signed by `TEST_CA`. */
+export const TEST_CERT = `-----BEGIN CERTIFICATE-----
+MIIBzDCCAXOgAwIBAgIUBIrf7mZMswpsjArKJgTNfBnygmIwCgYIKoZIzj0EAwIw
+GDEWMBQGA1UEAwwNQ2Fpcm4gdGVzdCBDQTAgFw0yNjEyMDQxNzQwNDlaGA8yMTI2
+MTExMDE3NDA0OVowFDESMBAGA1UEAwwJbG9jYWxob3N0MFkwEwYHKoZIzj0CAQYI
+KoZIzj0DAQcDQgAExbdJRUh7X0yNL0z0RvnYXk7JYQsfafOMrXSrGicRpsme2ZQ1
+EyexJZcpRLFz/9uuRZbOiAcdJYUMoy0R+zW9CKOBnDCBmTAaBgNVHREEEzARggls
+b2NhbGhvc3SHBH8AAAEwDAYDVR0TAQH/BAIwADAOBgNVHQ8BAf8EBAMCB4AwHQYD
+VR0lBBYwFAYIKwYBBQUHAwEGCCsGAQUFBwMCMB0GA1UdDgQWBBRP/bUdR6gBUqfq
+eykPNQJdrHVeITAfBgNVHSMEGDAWgBSVHXiUQREJ7+zOnaWz6LwO7bo6jjAKBggq
+hkjOPQQDAgNHADBEAiBIHs2hO0FPLC8JekKKL45W02rcQaR7j5YQLsSgqUrB0gIg
+J1CtryVLSd7f+IrKFtoSPFTmAXASnHoThdk/WWirxR8=
+-----END CERTIFICATE-----
+`;
+
+/** PEM private key of `TEST_CERT`. */
+export const TEST_KEY = `-----BEGIN PRIVATE KEY-----
+MIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQgGQrv0/nqZcBEgldR
+bUcCuxBws+kkUNCXsKDMccgRduyhRANCAATFt0lFSHtfTI0vTPRG+dheTslhCx9p
+84ytdKsaJxGmyZ7ZlDUTJ7EllylEsXP/265Fls6IBx0lhQyjLRH7Nb0I
+-----END PRIVATE KEY-----
+`;
