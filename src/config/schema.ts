@@ -560,7 +560,7 @@ const peersSchema = z
   });
 
 const poolSchema = strictObject({
-  maxIdlePerPeer: z.int().min(0).default(32),
+  maxIdlePerPeer: z.int().min(0).default(128),
   idleTimeout: durationSchema("60s", 1),
 }).transform((pool): PoolConfig => ({
   maxIdlePerPeer: pool.maxIdlePerPeer,

@@ -1,3 +1,4 @@
+import { concatBytes } from "../http/bytes.ts";
 import { httpDate } from "../http/date.ts";
 import { type RequestHead, parseRequestHead } from "../http/head-parser.ts";
 import { HeadScanner } from "../http/head-scanner.ts";
@@ -238,8 +239,8 @@ export class DownstreamConnection implements ConnectionHandlers {
       String(body.length),
     ];
     if (closeAfter) fields.push("Connection", "close");
-    this.write(serializeResponseHead(status, reason, fields));
-    if (!headOnly) this.write(body);
+    const head = serializeResponseHead(status, reason, fields);
+    this.write(headOnly ? head : concatBytes([head, body]));
     return headOnly ? 0 : body.length;
   }
 

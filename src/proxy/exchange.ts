@@ -1,4 +1,5 @@
 import { type BodyDecoder, CloseDelimitedDecoder, createBodyDecoder } from "../http/body.ts";
+import { concatBytes } from "../http/bytes.ts";
 import { encodeChunk, lastChunk } from "../http/chunked.ts";
 import { getAllFields, getField, splitList } from "../http/fields.ts";
 import { analyzeRequest, type BodyFraming, type RequestInfo, responseFraming, responseKeepsAlive } from "../http/framing.ts";
@@ -12,8 +13,10 @@ import type { RouteTarget, UpstreamPeer } from "./context.ts";
 import type { DownstreamConnection } from "./downstream.ts";
 import { ProxyError, toProxyError } from "./errors.ts";
 import {
+  checkForwarding,
   downstreamFraming,
   type DownstreamFraming,
+  type ForwardingDecision,
   downstreamResponseFields,
   relayedResponseFields,
   switchingProtocolsFields,
@@ -23,6 +26,9 @@ import { Tunnel } from "./tunnel.ts";
 
 /** Response heads from origins are held to the same size limits as typical servers allow. */
 const RESPONSE_HEAD_LIMITS = { maxStartLineBytes: 8 * 1024, maxHeadBytes: 64 * 1024, maxFieldCount: 200 };
+
+/** Batched response bytes up to this size are copied into one buffer for a single write. */
+const COALESCE_MAX_BYTES = 64 * 1024;
 
 /** Connect attempts per request, each to the next candidate peer. */
 const MAX_CONNECT_ATTEMPTS = 3;
@@ -70,6 +76,10 @@ export class Exchange implements UpstreamOwner {
   #bytesOut = 0;
   #upstreamTimeMs: number | undefined;
   #upstreamPaused = false;
+  /** Set while one upstream read is processed; writes to the client wait in #outgoing. */
+  #batching = false;
+  #outgoing: Uint8Array[] = [];
+  #outgoingBytes = 0;
   #responseTimer: ReturnType<typeof setTimeout> | undefined;
   #sendTimer: ReturnType<typeof setTimeout> | undefined;
 
@@ -92,8 +102,10 @@ export class Exchange implements UpstreamOwner {
   start(): void {
     const context = this.downstream.context;
     let info: RequestInfo;
+    let decision: ForwardingDecision;
     try {
       info = analyzeRequest(this.head, context.limits.maxBodyBytes);
+      decision = checkForwarding(this.head);
     } catch (error) {
       this.#fail(error instanceof HttpParseError ? ProxyError.fromRequestParse(error) : toProxyError(error));
       return;
@@ -106,6 +118,10 @@ export class Exchange implements UpstreamOwner {
       maxBodyBytes: context.limits.maxBodyBytes,
     });
     this.#requestBodyDone = this.#requestDecoder.done;
+    if (decision === "answer") {
+      this.#answerLocally(200, "OPTIONS with Max-Forwards 0 is answered by the proxy");
+      return;
+    }
     const fields = this.head.fields;
     this.#route = context.route({
       host: info.authority,
@@ -182,6 +198,16 @@ export class Exchange implements UpstreamOwner {
   onUpstreamData(chunk: Uint8Array): void {
     if (this.#finished) return;
     this.#receivedResponseBytes = true;
+    // What one read produces (typically a head and a body) leaves in one write.
+    this.#batching = true;
+    try {
+      this.#readResponse(chunk);
+    } finally {
+      this.#flushToClient();
+    }
+  }
+
+  #readResponse(chunk: Uint8Array): void {
     let offset = 0;
     try {
       while (offset < chunk.length && !this.#finished) {
@@ -336,7 +362,7 @@ export class Exchange implements UpstreamOwner {
       }
       // Interim responses go to HTTP/1.1 clients only (RFC 9110 §15.2).
       if (clientMinor === 1) {
-        this.downstream.write(serializeResponseHead(head.status, head.reason, relayedResponseFields(head)));
+        this.#writeToClient(serializeResponseHead(head.status, head.reason, relayedResponseFields(head)));
       }
       return;
     }
@@ -374,6 +400,7 @@ export class Exchange implements UpstreamOwner {
     this.#upstreamTimeMs = performance.now() - this.#requestSentAt;
     this.#status = 101;
     this.#responseStarted = true;
+    this.#flushToClient();
     this.downstream.write(serializeResponseHead(101, head.reason, switchingProtocolsFields(head, offered.join(", "))));
     const upstream = this.#upstream!;
     this.#upstream = undefined;
@@ -391,6 +418,32 @@ export class Exchange implements UpstreamOwner {
   }
 
   #writeToClient(bytes: Uint8Array): void {
+    if (this.#batching) {
+      this.#outgoing.push(bytes);
+      this.#outgoingBytes += bytes.length;
+      return;
+    }
+    this.#writeNow(bytes);
+  }
+
+  /** Writes what was batched, as one buffer when it is small. */
+  #flushToClient(): void {
+    this.#batching = false;
+    const outgoing = this.#outgoing;
+    if (outgoing.length === 0) return;
+    this.#outgoing = [];
+    const total = this.#outgoingBytes;
+    this.#outgoingBytes = 0;
+    if (outgoing.length === 1) {
+      this.#writeNow(outgoing[0]);
+    } else if (total <= COALESCE_MAX_BYTES) {
+      this.#writeNow(concatBytes(outgoing, total));
+    } else {
+      for (const bytes of outgoing) this.#writeNow(bytes);
+    }
+  }
+
+  #writeNow(bytes: Uint8Array): void {
     if (this.downstream.write(bytes)) return;
     if (!this.#upstreamPaused && this.#upstream) {
       this.#upstreamPaused = true;
@@ -402,7 +455,8 @@ export class Exchange implements UpstreamOwner {
 
   /** The response is complete; `extraBytes` is true when the origin sent more than it. */
   #completeResponse(extraBytes: boolean): void {
-    if (this.#toClient === "chunked") this.downstream.write(lastChunk());
+    if (this.#toClient === "chunked") this.#writeToClient(lastChunk());
+    this.#flushToClient();
     const upstream = this.#upstream!;
     const reusable = !extraBytes && this.#requestBodyDone && this.#responseFraming!.kind !== "close" &&
       responseKeepsAlive(this.#responseHead!) && !upstream.closed;
@@ -445,6 +499,7 @@ export class Exchange implements UpstreamOwner {
   /** Ends the exchange on an error: a local error response if none started, else an abort. */
   #fail(error: ProxyError): void {
     if (this.#finished) return;
+    this.#flushToClient();
     const upstream = this.#upstream;
     this.#upstream = undefined;
     upstream?.destroy();
@@ -465,12 +520,24 @@ export class Exchange implements UpstreamOwner {
       return;
     }
     // After an invalid request or a timeout the position in the byte stream is unknown, and an
-    // unread body would be read as the next request: in those cases the connection closes.
+    // unread body would be read as the next request: in those cases the connection closes. So
+    // it does after a failed upgrade, because the client may already send the new protocol.
     const keepAlive = error.code !== "BAD_REQUEST" && error.code !== "REQUEST_TIMEOUT" &&
-      this.#requestBodyDone && this.#info !== undefined && this.#info.keepAlive && !downstream.context.draining;
+      this.#requestBodyDone && this.#info !== undefined && this.#info.keepAlive &&
+      this.#info.upgrade === undefined && !downstream.context.draining;
     this.#status = error.status;
     this.#bytesOut = downstream.sendLocalResponse(error.status, error.message, this.head.method === "HEAD", !keepAlive);
     this.#finish(error);
+    downstream.finishExchange(this, keepAlive);
+  }
+
+  /** Answers the request as its final recipient, without an upstream. */
+  #answerLocally(status: number, detail: string): void {
+    const downstream = this.downstream;
+    const keepAlive = this.#requestBodyDone && this.#info!.keepAlive && !downstream.context.draining;
+    this.#status = status;
+    this.#bytesOut = downstream.sendLocalResponse(status, detail, this.head.method === "HEAD", !keepAlive);
+    this.#finish(undefined);
     downstream.finishExchange(this, keepAlive);
   }
 

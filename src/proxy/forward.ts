@@ -1,7 +1,8 @@
 import { httpDate } from "../http/date.ts";
-import { connectionTokens } from "../http/fields.ts";
+import { connectionTokens, getAllFields } from "../http/fields.ts";
 import type { BodyFraming, RequestInfo } from "../http/framing.ts";
 import type { FieldList, RequestHead, ResponseHead } from "../http/head-parser.ts";
+import { ProxyError } from "./errors.ts";
 
 /**
  * Fields that describe one connection, never forwarded in either direction (RFC 9110 §7.6.1),
@@ -22,6 +23,85 @@ const PROTECTED = new Set(["host", "content-length", "transfer-encoding"]);
 
 /** How Cairn names itself in `Via` (RFC 9110 §7.6.3). */
 export const VIA_PSEUDONYM = "cairn";
+
+/** What Cairn does with a request that passed `checkForwarding`. */
+export type ForwardingDecision = "forward" | "answer";
+
+/**
+ * Applies the forwarding rules that need no upstream, before routing. Throws ProxyError with
+ * the status to send: 405 for TRACE, which would echo the request (cookies and credentials
+ * included) back to the caller; 508 when `Via` already names Cairn, because the request
+ * looped; 400 for an invalid Max-Forwards on OPTIONS. Returns "answer" for OPTIONS with
+ * `Max-Forwards: 0`, which Cairn must answer as the final recipient (RFC 9110 §7.6.2).
+ */
+export function checkForwarding(head: RequestHead): ForwardingDecision {
+  if (head.method === "TRACE") {
+    throw new ProxyError("BAD_REQUEST", "TRACE is not forwarded", { source: "downstream", status: 405 });
+  }
+  if (viaNamesPseudonym(getAllFields(head.fields, "via"), VIA_PSEUDONYM)) {
+    // NOTE: two Cairn instances in a chain also share the pseudonym, and the second one
+    // rejects every request; the pseudonym is not configurable yet.
+    const message = `request already passed through this proxy (Via names "${VIA_PSEUDONYM}")`;
+    throw new ProxyError("BAD_REQUEST", message, { source: "downstream", status: 508 });
+  }
+  if (head.method !== "OPTIONS") return "forward";
+  const maxForwards = getAllFields(head.fields, "max-forwards");
+  if (maxForwards.length === 0) return "forward";
+  if (maxForwards.length > 1 || !/^[0-9]+$/.test(maxForwards[0])) {
+    const message = `invalid Max-Forwards "${maxForwards.join(", ")}": expected one decimal number`;
+    throw new ProxyError("BAD_REQUEST", message, { source: "downstream" });
+  }
+  return /^0+$/.test(maxForwards[0]) ? "answer" : "forward";
+}
+
+/**
+ * True when a received-by of the `Via` values equals `pseudonym`, compared without case.
+ * Comments are skipped, because they may contain commas and any text.
+ */
+export function viaNamesPseudonym(values: readonly string[], pseudonym: string): boolean {
+  const wanted = pseudonym.toLowerCase();
+  for (const value of values) {
+    for (const element of stripComments(value).split(",")) {
+      // Each element is `received-protocol RWS received-by`.
+      const parts = element.trim().split(/[ \t]+/);
+      if (parts.length >= 2 && parts[1].toLowerCase() === wanted) return true;
+    }
+  }
+  return false;
+}
+
+/** Removes parenthesised comments (RFC 9110 §5.6.5), nested ones and quoted pairs included. */
+function stripComments(value: string): string {
+  let result = "";
+  let depth = 0;
+  for (let i = 0; i < value.length; i++) {
+    const char = value[i];
+    if (depth > 0 && char === "\\") {
+      i++;
+    } else if (char === "(") {
+      depth++;
+    } else if (char === ")" && depth > 0) {
+      depth--;
+    } else if (depth === 0) {
+      result += char;
+    }
+  }
+  return result;
+}
+
+/** Subtracts one from a decimal number of any length; leading zeros are dropped. */
+export function decrementDigits(digits: string): string {
+  const trimmed = digits.replace(/^0+(?=.)/, "");
+  if (trimmed === "0") return "0";
+  const result = trimmed.split("");
+  let i = result.length - 1;
+  while (result[i] === "0") {
+    result[i] = "9";
+    i--;
+  }
+  result[i] = String(Number(result[i]) - 1);
+  return result.join("").replace(/^0+(?=.)/, "");
+}
 
 export interface UpstreamRequestOptions {
   /** The client's address, appended to `X-Forwarded-For`. */
@@ -79,6 +159,18 @@ export function upstreamRequestFields(
       case "via":
         via = via === undefined ? fields[i + 1] : `${via}, ${fields[i + 1]}`;
         continue;
+      case "max-forwards":
+        // checkForwarding validated the value and answered a 0 itself (RFC 9110 §7.6.2).
+        if (head.method === "OPTIONS") {
+          result.push(name, decrementDigits(fields[i + 1]));
+          continue;
+        }
+        break;
+      case "expect":
+        // A server ignores an expectation in an HTTP/1.0 request (RFC 9110 §10.1.1), and the
+        // origin would read it as HTTP/1.1 here.
+        if (head.versionMinor === 0) continue;
+        break;
     }
     result.push(name, fields[i + 1]);
   }

@@ -46,6 +46,8 @@ export interface ProxyProcess {
   readonly pid: number;
   /** Port of the first listener. */
   readonly port: number;
+  /** Ports of every listener, in config order. */
+  readonly ports: number[];
   readonly stdoutLines: string[];
   readonly stderrLines: string[];
   /** Access-log records written so far. */
@@ -90,14 +92,15 @@ export function startProxy(runtime: RuntimeName, args: string[]): Promise<ProxyP
       }
       if (record.message !== "cairn started" || !record.listeners) return;
       clearTimeout(timer);
-      const address = record.listeners[0].address;
-      const port = Number(address.slice(address.lastIndexOf(":") + 1));
+      const ports = record.listeners.map(({ address }) => Number(address.slice(address.lastIndexOf(":") + 1)));
+      const port = ports[0];
       const pid = child.pid!;
       resolveStart({
         runtime,
         child,
         pid,
         port,
+        ports,
         stdoutLines,
         stderrLines,
         accessRecords: () => stdoutLines.filter((l) => l.startsWith("{")).map((l) => JSON.parse(l)),

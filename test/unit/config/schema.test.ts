@@ -179,7 +179,7 @@ demo:
     const upstream = config.upstreams.get("app");
     assert.ok(upstream !== undefined);
     assert.equal(upstream.balancing, "round_robin");
-    assert.deepEqual(upstream.pool, { maxIdlePerPeer: 32, idleTimeoutMs: 60_000 });
+    assert.deepEqual(upstream.pool, { maxIdlePerPeer: 128, idleTimeoutMs: 60_000 });
     assert.deepEqual(upstream.timeouts, {
       connectMs: 5_000,
       responseHeaderMs: 60_000,
