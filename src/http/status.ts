@@ -18,6 +18,8 @@ const REASONS: Record<number, string> = {
   503: "Service Unavailable",
   504: "Gateway Timeout",
   505: "HTTP Version Not Supported",
+  // RFC 5842 §7.2, sent when a request's Via shows that it looped.
+  508: "Loop Detected",
 };
 
 export function reasonPhrase(status: number): string {

@@ -2,11 +2,15 @@ import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { analyzeRequest } from "../../../src/http/framing.ts";
 import type { FieldList, RequestHead, ResponseHead } from "../../../src/http/head-parser.ts";
+import { ProxyError } from "../../../src/proxy/errors.ts";
 import {
+  checkForwarding,
+  decrementDigits,
   downstreamFraming,
   downstreamResponseFields,
   relayedResponseFields,
   upstreamRequestFields,
+  viaNamesPseudonym,
 } from "../../../src/proxy/forward.ts";
 
 function request(fields: FieldList, versionMinor = 1, target = "/"): RequestHead {
@@ -143,5 +147,87 @@ describe("downstreamFraming", () => {
     assert.equal(downstreamFraming({ kind: "close" }, 1), "chunked");
     assert.equal(downstreamFraming({ kind: "close" }, 0), "close");
     assert.equal(downstreamFraming({ kind: "none" }, 1), "none");
+  });
+});
+
+describe("checkForwarding", () => {
+  function decide(method: string, fields: FieldList): string {
+    try {
+      return checkForwarding({ method, target: "/", versionMinor: 1, fields: ["Host", "p.test", ...fields] });
+    } catch (error) {
+      assert.ok(error instanceof ProxyError);
+      return String(error.status);
+    }
+  }
+
+  test("answers OPTIONS with Max-Forwards 0", () => {
+    assert.equal(decide("OPTIONS", ["Max-Forwards", "0"]), "answer");
+    assert.equal(decide("OPTIONS", ["Max-Forwards", "000"]), "answer");
+    assert.equal(decide("OPTIONS", ["Max-Forwards", "1"]), "forward");
+    assert.equal(decide("OPTIONS", []), "forward");
+  });
+
+  test("ignores Max-Forwards of other methods", () => {
+    assert.equal(decide("GET", ["Max-Forwards", "0"]), "forward");
+    assert.equal(decide("GET", ["Max-Forwards", "x"]), "forward");
+  });
+
+  test("rejects invalid Max-Forwards of OPTIONS", () => {
+    for (const value of ["", "-1", "1a", "1, 2", "+1"]) {
+      assert.equal(decide("OPTIONS", ["Max-Forwards", value]), "400", JSON.stringify(value));
+    }
+    assert.equal(decide("OPTIONS", ["Max-Forwards", "1", "Max-Forwards", "1"]), "400");
+  });
+
+  test("rejects TRACE", () => {
+    assert.equal(decide("TRACE", []), "405");
+  });
+
+  test("rejects a request that names Cairn in Via", () => {
+    assert.equal(decide("GET", ["Via", "1.1 cairn"]), "508");
+    assert.equal(decide("GET", ["Via", "1.0 fred", "Via", "1.1 Cairn"]), "508");
+    assert.equal(decide("GET", ["Via", "1.1 fred"]), "forward");
+  });
+});
+
+describe("viaNamesPseudonym", () => {
+  test("reads received-by, not comments or protocols", () => {
+    assert.equal(viaNamesPseudonym(["1.0 fred, 1.1 cairn (Cairn/0.1)"], "cairn"), true);
+    assert.equal(viaNamesPseudonym(["1.1\tcairn"], "cairn"), true);
+    assert.equal(viaNamesPseudonym(["1.1 fred (via 1.1 cairn, test)"], "cairn"), false);
+    assert.equal(viaNamesPseudonym(["1.1 fred (a (1.1 cairn) b), 1.0 joe"], "cairn"), false);
+    assert.equal(viaNamesPseudonym(["cairn/1.1 fred"], "cairn"), false);
+    assert.equal(viaNamesPseudonym(["1.1 cairn.example:8080"], "cairn"), false);
+  });
+});
+
+describe("decrementDigits", () => {
+  test("subtracts one from any length", () => {
+    const cases: [string, string][] = [
+      ["1", "0"],
+      ["10", "9"],
+      ["012", "11"],
+      ["100", "99"],
+      ["940", "939"],
+      ["123456789012345678901", "123456789012345678900"],
+      ["100000000000000000000", "99999999999999999999"],
+    ];
+    for (const [digits, expected] of cases) assert.equal(decrementDigits(digits), expected, digits);
+  });
+});
+
+describe("upstreamRequestFields and forwarding rules", () => {
+  test("decrements Max-Forwards of OPTIONS only", () => {
+    const options = { ...request(["Host", "p.test", "Max-Forwards", "012"]), method: "OPTIONS" };
+    assert.deepEqual(pairs(forward(options)).filter(([name]) => name === "Max-Forwards"), [["Max-Forwards", "11"]]);
+    const get = request(["Host", "p.test", "Max-Forwards", "012"]);
+    assert.deepEqual(pairs(forward(get)).filter(([name]) => name === "Max-Forwards"), [["Max-Forwards", "012"]]);
+  });
+
+  test("drops Expect of an HTTP/1.0 request", () => {
+    const names = (versionMinor: number) =>
+      pairs(forward(request(["Host", "p.test", "Expect", "100-continue"], versionMinor))).map(([name]) => name);
+    assert.equal(names(0).includes("Expect"), false);
+    assert.equal(names(1).includes("Expect"), true);
   });
 });
