@@ -7,9 +7,15 @@ import { HttpParseError } from "./parse-error.ts";
 export type BodyFraming =
   | { kind: "none" }
   | { kind: "length"; length: number }
-  | { kind: "chunked" }
+  | { kind: "chunked"; codings?: readonly string[] }
   /** Read until the peer closes; only responses are framed this way. */
-  | { kind: "close" };
+  | { kind: "close"; codings?: readonly string[] };
+
+/**
+ * `codings`, on a response, lists the transfer codings other than chunked and identity that
+ * the origin applied (such as gzip), in order. Cairn keeps them on the body it relays, so the
+ * client must be told about them.
+ */
 
 export const NO_BODY: BodyFraming = { kind: "none" };
 
@@ -204,7 +210,9 @@ function declaredResponseFraming(head: ResponseHead): BodyFraming {
       throw new HttpParseError("INVALID_TRANSFER_ENCODING", "chunked applied more than once", -1, 502);
     }
     // RFC 9112 §6.3 rule 4: when chunked is not the final coding, the body runs until close.
-    return codings[codings.length - 1] === "chunked" ? { kind: "chunked" } : { kind: "close" };
+    const applied = codings.filter((coding) => coding !== "chunked" && coding !== "identity");
+    const extra = applied.length > 0 ? { codings: applied } : {};
+    return codings[codings.length - 1] === "chunked" ? { kind: "chunked", ...extra } : { kind: "close", ...extra };
   }
   if (lengthValues) {
     const length = parseContentLength(lengthValues, 502);

@@ -369,6 +369,10 @@ export class Exchange implements UpstreamOwner {
     this.#clearResponseTimer();
     this.#upstreamTimeMs = performance.now() - this.#requestSentAt;
     const framing = responseFraming(head, this.head.method);
+    if ((framing.kind === "chunked" || framing.kind === "close") && framing.codings && clientMinor === 0) {
+      // HTTP/1.0 has no Transfer-Encoding to tell the client how the body is encoded.
+      throw new HttpParseError("UNSUPPORTED_TRANSFER_CODING", `transfer coding ${framing.codings.join(", ")} cannot be relayed to an HTTP/1.0 client`, -1, 502);
+    }
     this.#responseHead = head;
     this.#responseFraming = framing;
     this.#toClient = downstreamFraming(framing, clientMinor);

@@ -230,7 +230,8 @@ export function downstreamResponseFields(
   if (framing === "length" && origin.kind === "length") {
     result.push("Content-Length", String(origin.length));
   } else if (framing === "chunked") {
-    result.push("Transfer-Encoding", "chunked");
+    const codings = origin.kind === "chunked" || origin.kind === "close" ? origin.codings : undefined;
+    result.push("Transfer-Encoding", codings ? `${codings.join(", ")}, chunked` : "chunked");
   } else if (framing === "none" && keepsLengthWithoutBody(head)) {
     // A HEAD or 304 response states the length the full response would have (RFC 9110 §8.6).
     const originLength = head.fields.findIndex((name, i) =>

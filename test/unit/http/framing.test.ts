@@ -585,7 +585,7 @@ describe("responseFraming", () => {
     const message = responseOf(
       `HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip, chunked\r\n\r\n${CHUNKED_HELLO}`,
     );
-    assert.deepEqual(message.framing, { kind: "chunked" });
+    assert.deepEqual(message.framing, { kind: "chunked", codings: ["gzip"] });
     assert.equal(message.body, "hello");
   });
 
@@ -602,7 +602,7 @@ describe("responseFraming", () => {
     const message = responseOf(
       `HTTP/1.1 200 OK\r\nTransfer-Encoding: chunkedchunked\r\n\r\n${body}`,
     );
-    assert.deepEqual(message.framing, { kind: "close" });
+    assert.deepEqual(message.framing, { kind: "close", codings: ["chunkedchunked"] });
     assert.equal(message.body, body);
   });
 

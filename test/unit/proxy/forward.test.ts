@@ -123,6 +123,12 @@ describe("downstreamResponseFields", () => {
     assert.deepEqual(fields.slice(1), [["Transfer-Encoding", "chunked"], ["Connection", "close"]]);
   });
 
+  test("names the origin's transfer codings", () => {
+    const head = response(200, ["Date", "d", "Transfer-Encoding", "gzip, chunked"]);
+    const fields = pairs(downstreamResponseFields(head, { kind: "chunked", codings: ["gzip"] }, "chunked", false));
+    assert.deepEqual(fields, [["Date", "d"], ["Transfer-Encoding", "gzip, chunked"]]);
+  });
+
   test("keeps the length of a HEAD or 304 response", () => {
     const head = response(304, ["Date", "d", "Content-Length", "10", "Transfer-Encoding", "chunked"]);
     assert.deepEqual(pairs(downstreamResponseFields(head, { kind: "none" }, "none", false)), [["Date", "d"], ["Content-Length", "10"]]);
