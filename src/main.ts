@@ -105,10 +105,10 @@ async function serve(runtime: Runtime, config: Config, source: string): Promise<
       openConnections: server.openConnections,
       deadlineMs,
     });
-    const clean = await server.shutdown(deadlineMs);
+    const aborted = await server.shutdown(deadlineMs);
     await demo?.close();
-    if (clean) logger.log("info", "cairn stopped");
-    else logger.log("warn", "cairn stopped: connections still open at the deadline were closed");
+    if (aborted === 0) logger.log("info", "cairn stopped");
+    else logger.log("warn", `cairn stopped: closed ${aborted} connections still busy at the deadline`, { aborted });
     await runtime.exit(0);
   };
   runtime.onSignal("SIGTERM", () => void stop("SIGTERM"));

@@ -8,6 +8,7 @@ import { HttpParseError } from "../http/parse-error.ts";
 import { serializeResponseHead } from "../http/serialize.ts";
 import { reasonPhrase } from "../http/status.ts";
 import type { Connection, ConnectionHandlers, Listener, Network } from "../net/types.ts";
+import { listenOrExplain } from "../net/listen.ts";
 
 /** Largest body `/echo` returns; the demo origin is a showcase, not a file server. */
 const MAX_ECHO_BYTES = 1024 * 1024;
@@ -21,7 +22,7 @@ export function startDemoOrigin(
   network: Network,
   address: { hostname: string; port: number },
 ): Promise<Listener> {
-  return network.listen(address, (connection) => new DemoConnection(connection));
+  return listenOrExplain(network, "demo origin", address, (connection) => new DemoConnection(connection));
 }
 
 class DemoConnection implements ConnectionHandlers {

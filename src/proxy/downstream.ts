@@ -41,6 +41,9 @@ export class DownstreamConnection implements ConnectionHandlers {
   #peerEnded = false;
   #closing = false;
   #closed = false;
+  #abortedByShutdown = false;
+  /** When the current request head began, for the access log of a rejected head. */
+  #headStartedAt = 0;
   #pumping = false;
   #pumpAgain = false;
   #headTimer: ReturnType<typeof setTimeout> | undefined;
@@ -116,7 +119,7 @@ export class DownstreamConnection implements ConnectionHandlers {
     this.#clearTimers();
     const exchange = this.#exchange;
     this.#exchange = undefined;
-    exchange?.onClientClose(error);
+    exchange?.onClientClose(error, this.#abortedByShutdown);
     this.#tunnel?.clientClosed();
     this.#onClosed(this);
   }
@@ -222,7 +225,7 @@ export class DownstreamConnection implements ConnectionHandlers {
 
   /** Sends a response Cairn generated itself (an error), then closes the connection. */
   respondWithError(error: ProxyError, requestHead?: RequestHead): void {
-    this.sendLocalResponse(error.status, error.message, requestHead?.method === "HEAD", true);
+    this.sendLocalResponse(error.status, error.clientMessage, requestHead?.method === "HEAD", true);
     this.#close();
   }
 
@@ -244,6 +247,12 @@ export class DownstreamConnection implements ConnectionHandlers {
     return headOnly ? 0 : body.length;
   }
 
+  /** Closes the connection at once because the shutdown deadline passed. */
+  abortForShutdown(): void {
+    this.#abortedByShutdown = true;
+    this.destroy();
+  }
+
   /** Closes the connection at once, dropping queued bytes; used when a response cannot finish. */
   destroy(): void {
     this.#closing = true;
@@ -256,6 +265,7 @@ export class DownstreamConnection implements ConnectionHandlers {
     if (!this.#scanner.started) {
       this.#stopIdleTimer();
       this.#startHeadTimer();
+      this.#headStartedAt = performance.now();
     }
     let head: Uint8Array | undefined;
     try {
@@ -294,8 +304,30 @@ export class DownstreamConnection implements ConnectionHandlers {
     const proxyError = error instanceof HttpParseError
       ? ProxyError.fromRequestParse(error)
       : new ProxyError("INTERNAL", String(error), { source: "internal" });
-    this.context.events.connectionError(proxyError, { client: this.clientAddress });
-    this.respondWithError(proxyError);
+    this.#answerHeadError(proxyError);
+  }
+
+  /** Answers a request whose head never became a request, and logs it like any other. */
+  #answerHeadError(error: ProxyError): void {
+    const startedAt = Date.now() - (performance.now() - this.#headStartedAt);
+    this.context.events.connectionError(error, { client: this.clientAddress });
+    this.respondWithError(error);
+    this.context.events.access({
+      time: new Date(startedAt).toISOString(),
+      requestId: crypto.randomUUID(),
+      client: this.clientAddress,
+      method: "",
+      target: "",
+      host: undefined,
+      status: error.status,
+      bytesIn: 0,
+      bytesOut: 0,
+      route: undefined,
+      upstream: undefined,
+      upstreamTimeMs: undefined,
+      totalTimeMs: Math.round((performance.now() - this.#headStartedAt) * 1000) / 1000,
+      error: error.detailCode,
+    });
   }
 
   /** Sends FIN after queued bytes and stops reading requests; the peer's FIN or close follows. */
@@ -326,8 +358,7 @@ export class DownstreamConnection implements ConnectionHandlers {
       const error = new ProxyError("REQUEST_TIMEOUT", "request head was not complete in time", {
         source: "downstream",
       });
-      this.context.events.connectionError(error, { client: this.clientAddress });
-      this.respondWithError(error);
+      this.#answerHeadError(error);
     }, this.context.limits.headerTimeoutMs);
   }
 

@@ -18,6 +18,7 @@ export type ProxyErrorCode =
   | "UPSTREAM_IDLE_TIMEOUT"
   | "CLIENT_CLOSED"
   | "CLIENT_TIMEOUT"
+  | "SHUTDOWN"
   | "INTERNAL";
 
 /**
@@ -38,7 +39,25 @@ const STATUS_BY_CODE: Record<ProxyErrorCode, number> = {
   UPSTREAM_IDLE_TIMEOUT: 504,
   CLIENT_CLOSED: 499,
   CLIENT_TIMEOUT: 408,
+  SHUTDOWN: 503,
   INTERNAL: 500,
+};
+
+/**
+ * What a client is told about failures on Cairn's side. The details (peer addresses, errors
+ * from the operating system) go to the log only, because an edge proxy must not show its
+ * internal network to the outside.
+ */
+const CLIENT_MESSAGES: Partial<Record<ProxyErrorCode, string>> = {
+  NO_PEER: "no upstream server is available",
+  CONNECT_FAILED: "the upstream server could not be reached",
+  CONNECT_TIMEOUT: "the upstream server did not accept the connection in time",
+  UPSTREAM_CLOSED: "the upstream server closed the connection before its response was complete",
+  INVALID_RESPONSE: "the upstream server sent an invalid response",
+  RESPONSE_TIMEOUT: "the upstream server did not respond in time",
+  UPSTREAM_IDLE_TIMEOUT: "the upstream server stopped sending its response",
+  SHUTDOWN: "the proxy is shutting down",
+  INTERNAL: "internal error",
 };
 
 /** An exchange failure with its source and whether the request may be sent again. */
@@ -61,6 +80,16 @@ export class ProxyError extends Error {
     this.source = options.source;
     this.retryable = options.retryable ?? false;
     this.status = options.status ?? STATUS_BY_CODE[code];
+  }
+
+  /** The text for the client's error response: the full message only for client mistakes. */
+  get clientMessage(): string {
+    return CLIENT_MESSAGES[this.code] ?? this.message;
+  }
+
+  /** The most precise code for logs: a parse error's own code when there is one. */
+  get detailCode(): string {
+    return this.cause instanceof HttpParseError ? this.cause.code : this.code;
   }
 
   /** Wraps a parse error of the client's request; the parser's status is kept. */

@@ -168,8 +168,12 @@ export class Exchange implements UpstreamOwner {
     }));
   }
 
-  onClientClose(error: Error | undefined): void {
+  onClientClose(error: Error | undefined, byShutdown = false): void {
     if (this.#finished) return;
+    if (byShutdown) {
+      this.#fail(new ProxyError("SHUTDOWN", "connection closed at the shutdown deadline", { source: "internal" }));
+      return;
+    }
     const detail = error ? `: ${error.message}` : "";
     this.#fail(new ProxyError("CLIENT_CLOSED", `client connection closed before the response was complete${detail}`, {
       source: "downstream",
@@ -508,8 +512,8 @@ export class Exchange implements UpstreamOwner {
     this.#upstream = undefined;
     upstream?.destroy();
     const downstream = this.downstream;
-    if (error.code === "CLIENT_CLOSED") {
-      this.#status = 499;
+    if (error.code === "CLIENT_CLOSED" || error.code === "SHUTDOWN") {
+      this.#status = error.code === "SHUTDOWN" ? error.status : 499;
       this.#finish(error);
       downstream.destroy();
       downstream.finishExchange(this, false);
@@ -530,7 +534,7 @@ export class Exchange implements UpstreamOwner {
       this.#requestBodyDone && this.#info !== undefined && this.#info.keepAlive &&
       this.#info.upgrade === undefined && !downstream.context.draining;
     this.#status = error.status;
-    this.#bytesOut = downstream.sendLocalResponse(error.status, error.message, this.head.method === "HEAD", !keepAlive);
+    this.#bytesOut = downstream.sendLocalResponse(error.status, error.clientMessage, this.head.method === "HEAD", !keepAlive);
     this.#finish(error);
     downstream.finishExchange(this, keepAlive);
   }
@@ -571,7 +575,7 @@ export class Exchange implements UpstreamOwner {
       upstream: this.#peer?.label,
       upstreamTimeMs: this.#upstreamTimeMs === undefined ? undefined : round(this.#upstreamTimeMs),
       totalTimeMs: round(performance.now() - this.startedAt),
-      error: error?.code,
+      error: error?.detailCode,
     });
   }
 

@@ -1,4 +1,5 @@
 import type { Config, RouteConfig, UpstreamConfig } from "../config/schema.ts";
+import { listenOrExplain } from "../net/listen.ts";
 import type { ClientTlsOptions, Listener, Network } from "../net/types.ts";
 import { ConnectionPool, type PeerTarget } from "../pool/pool.ts";
 import { Router } from "../router/router.ts";
@@ -63,7 +64,9 @@ export class ProxyServer {
             return server.#draining;
           },
         };
-        const listener = await options.network.listen(
+        const listener = await listenOrExplain(
+          options.network,
+          `listener ${listenerConfig.name}`,
           { hostname: listenerConfig.hostname, port: listenerConfig.port },
           (connection) => {
             const downstream = new DownstreamConnection(connection, context, (closed) => server.#forget(closed));
@@ -89,9 +92,9 @@ export class ProxyServer {
 
   /**
    * Stops accepting, lets requests in flight finish, and closes every connection. Connections
-   * still open after `deadlineMs` are closed at once. Resolves true when all finished in time.
+   * still open after `deadlineMs` are closed at once. Resolves to how many were closed that way.
    */
-  async shutdown(deadlineMs: number): Promise<boolean> {
+  async shutdown(deadlineMs: number): Promise<number> {
     this.#draining = true;
     const listenersClosed = this.#closeListeners();
     for (const connection of this.#connections) connection.closeWhenIdle();
@@ -101,10 +104,14 @@ export class ProxyServer {
       await new Promise((resolve) => setTimeout(resolve, DRAIN_POLL_MS));
       finished = this.#allDrained();
     }
-    for (const connection of this.#connections) connection.destroy();
+    let aborted = 0;
+    for (const connection of this.#connections) {
+      if (!connection.drained) aborted++;
+      connection.abortForShutdown();
+    }
     for (const group of this.groups.values()) group.pool.close();
     await listenersClosed;
-    return finished;
+    return aborted;
   }
 
   #forget(connection: DownstreamConnection): void {
@@ -130,9 +137,11 @@ async function buildGroup(upstream: UpstreamConfig, options: ProxyServerOptions)
   }
   const peers: UpstreamPeer[] = upstream.peers.map((peer) => {
     const hostPart = peer.hostname.includes(":") ? `[${peer.hostname}]` : peer.hostname;
-    const peerTls = peer.scheme === "https" ? { ...tls, serverName: tls?.serverName ?? peer.hostname } : undefined;
+    // Without a configured serverName, the adapter sends the host name for SNI, or no SNI for
+    // an IP address (RFC 6066 §3 allows host names only).
+    const peerTls = peer.scheme === "https" ? { ...tls } : undefined;
     const target: PeerTarget = {
-      key: `${peer.scheme}://${hostPart}:${peer.port}${peerTls ? `|${peerTls.serverName}|${peerTls.verify}` : ""}`,
+      key: `${peer.scheme}://${hostPart}:${peer.port}${peerTls ? `|${peerTls.serverName ?? ""}|${peerTls.verify}` : ""}`,
       hostname: peer.hostname,
       port: peer.port,
       tls: peerTls,

@@ -294,6 +294,49 @@ limits:
     await server.shutdown(100);
   });
 
+  test("logs a rejected request head", async () => {
+    const { network, server, events } = await setup();
+    const client = await connectClient(network);
+    client.send("GET / HTTP/1.1\nHost: p.test\n\n");
+    await until(() => client.finished);
+    assert.match(client.text, /^HTTP\/1\.1 400 Bad Request\r\n/);
+    await until(() => events.records.length === 1);
+    assert.equal(events.records[0].status, 400);
+    assert.equal(events.records[0].error, "BARE_LF");
+    await server.shutdown(100);
+  });
+
+  test("tells the client nothing about the upstream address", async () => {
+    const network = new MemoryNetwork();
+    const loaded = parseConfigText(
+      `
+listeners:
+  - address: 127.0.0.1:${PROXY_PORT}
+upstreams:
+  app:
+    peers:
+      - url: http://127.0.0.1:9001
+routes:
+  - upstream: app
+`,
+      "test.yaml",
+    );
+    assert.ok(loaded.ok);
+    const events = new RecordingEvents();
+    const server = await ProxyServer.start(loaded.config, {
+      network,
+      events,
+      readTextFile: () => Promise.reject(new Error("no files")),
+    });
+    const client = await connectClient(network);
+    client.send("GET / HTTP/1.1\r\nHost: p.test\r\n\r\n");
+    await until(() => countResponses(client.text) === 1);
+    assert.match(client.text, /^HTTP\/1\.1 502 Bad Gateway\r\n/);
+    assert.doesNotMatch(client.text, /127\.0\.0\.1|9000|ECONNREFUSED/);
+    assert.match(events.errors[0].message, /127\.0\.0\.1:9001 failed \(ECONNREFUSED\)/);
+    await server.shutdown(100);
+  });
+
   test("shutdown waits for the exchange in flight", async () => {
     const { network, server, script } = await setup();
     script.onOrigin = (origin) => {
@@ -302,8 +345,8 @@ limits:
     const client = await connectClient(network);
     client.send("GET / HTTP/1.1\r\nHost: p.test\r\n\r\n");
     await new Promise((resolve) => setTimeout(resolve, 10));
-    const clean = await server.shutdown(1_000);
-    assert.equal(clean, true);
+    const aborted = await server.shutdown(1_000);
+    assert.equal(aborted, 0);
     assert.match(client.text, /^HTTP\/1\.1 200 OK\r\n[^]*Connection: close\r\n/);
     await assert.rejects(connectClient(network), "the listener no longer accepts");
   });
