@@ -97,6 +97,7 @@ async function serve(runtime: Runtime, config: Config, source: string): Promise<
   const stop = async (signal: string) => {
     if (stopping) {
       logger.log("warn", `second ${signal} received: exiting without waiting for requests`);
+      logger.flush();
       return void (await runtime.exit(1));
     }
     stopping = true;
@@ -109,6 +110,7 @@ async function serve(runtime: Runtime, config: Config, source: string): Promise<
     await demo?.close();
     if (aborted === 0) logger.log("info", "cairn stopped");
     else logger.log("warn", `cairn stopped: closed ${aborted} connections still busy at the deadline`, { aborted });
+    logger.flush();
     await runtime.exit(0);
   };
   runtime.onSignal("SIGTERM", () => void stop("SIGTERM"));
