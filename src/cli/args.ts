@@ -1,3 +1,5 @@
+import { editDistance } from "../config/messages.ts";
+
 /** Configuration file loaded when neither `--config` nor `--listen` is given. */
 export const DEFAULT_CONFIG_PATH = "config/cairn.yaml";
 
@@ -18,7 +20,8 @@ export type ParsedArgs =
   | { kind: "version" }
   | { kind: "error"; message: string };
 
-const HELP_HINT = "run with --help to list the options";
+/** Long options, which an unknown option is compared with to suggest the intended one. */
+const LONG_OPTIONS = ["--help", "--version", "--test", "--config", "--listen", "--upstream"];
 
 /**
  * Parses the arguments after the program name. Options take their value as the next argument
@@ -74,6 +77,7 @@ export function parseArgs(args: readonly string[]): ParsedArgs {
         help = true;
         break;
       case "--version":
+      case "-v":
         rejectValue();
         version = true;
         break;
@@ -105,8 +109,9 @@ export function parseArgs(args: readonly string[]): ParsedArgs {
         break;
       }
       default:
+        // The caller follows this message with a pointer to --help, so it does not repeat one.
         error ??= arg.startsWith("-")
-          ? `unknown option "${flag}": ${HELP_HINT}`
+          ? unknownOptionMessage(flag)
           : `unexpected argument "${arg}": to load a configuration file, use --config ${arg}`;
     }
   }
@@ -142,6 +147,32 @@ export function parseArgs(args: readonly string[]): ParsedArgs {
   return result;
 }
 
+/**
+ * Builds the message for an unknown option, suggesting the long option it most likely misspells:
+ * at most one edit away for names of up to four letters, two edits for longer ones. `-config`
+ * suggests `--config`. A single letter, such as `-x`, gets no suggestion, because too many
+ * options are one edit away from it.
+ */
+function unknownOptionMessage(flag: string): string {
+  const name = flag.replace(/^-+/, "").toLowerCase();
+  let suggestion: string | undefined;
+  if (name.length > 1) {
+    const maxDistance = name.length <= 4 ? 1 : 2;
+    let bestDistance = maxDistance + 1;
+    for (const option of LONG_OPTIONS) {
+      const distance = editDistance(name, option.slice(2));
+      if (distance < bestDistance) {
+        suggestion = option;
+        bestDistance = distance;
+      }
+    }
+  }
+  if (suggestion === undefined) {
+    return `unknown option "${flag}"`;
+  }
+  return `unknown option "${flag}": did you mean "${suggestion}"?`;
+}
+
 /** Returns the text that `--help` prints, with lines ending in `\n`. */
 export function helpText(programName: string): string {
   const p = programName;
@@ -152,7 +183,9 @@ Usage:
   ${p} --listen HOST:PORT --upstream URL [--upstream URL]... [--test]
   ${p} --help | --version
 
-With no arguments, ${p} loads ${DEFAULT_CONFIG_PATH} and serves it.
+With no arguments, ${p} loads ${DEFAULT_CONFIG_PATH} and serves it. That path,
+and a relative --config PATH, are resolved from the working directory, not
+from the directory ${p} is installed in.
 
 Options:
   --config PATH       Load the configuration from the YAML file at PATH
@@ -165,7 +198,7 @@ Options:
   --upstream URL      Send every request to this http:// or https:// origin.
                       Repeat it to balance round robin over several origins.
                       Requires --listen.
-  --version           Print the version and exit.
+  -v, --version       Print the version and exit.
   -h, --help          Print this help and exit.
 
 Options that take a value also accept it after "=", as in --config=PATH.

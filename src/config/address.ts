@@ -23,6 +23,8 @@ export interface PeerAddress {
 /** A DNS name or dotted IPv4 address: labels of letters, digits, `-` and `_`, joined by dots. */
 const NAME_PATTERN = /^[A-Za-z0-9_-]+(?:\.[A-Za-z0-9_-]+)*$/;
 const PORT_PATTERN = /^\d{1,5}$/;
+/** The port text of an `http://` or `https://` URL that the URL parser rejected. */
+const PEER_PORT_PATTERN = /^https?:\/\/(?:[^@/?#]*@)?(?:\[[^\]]*\]|[^:/?#]*):([^/?#]*)/i;
 
 /**
  * Parses a listen address `HOST:PORT`, with IPv6 in brackets (`[::1]:8080`). Port 0 is
@@ -35,6 +37,10 @@ export function parseListenAddress(text: string): AddressResult<HostPort> {
   }
 
   const { host, port } = parts.value;
+  // A bare number such as `8095` is a port without its host, not a host without its port.
+  if (port === undefined && PORT_PATTERN.test(host)) {
+    return { ok: false, message: missingHostMessage(text, `:${host}`) };
+  }
   if (port === undefined) {
     return {
       ok: false,
@@ -42,11 +48,7 @@ export function parseListenAddress(text: string): AddressResult<HostPort> {
     };
   }
   if (host === "") {
-    return {
-      ok: false,
-      message: `address "${text}" has no host: write HOST:PORT, such as 127.0.0.1${text} ` +
-        `(0.0.0.0${text} listens on every IPv4 interface)`,
-    };
+    return { ok: false, message: missingHostMessage(text, text) };
   }
 
   const portNumber = parsePort(port, text);
@@ -54,6 +56,12 @@ export function parseListenAddress(text: string): AddressResult<HostPort> {
     return portNumber;
   }
   return { ok: true, value: { hostname: unbracket(host), port: portNumber.value } };
+}
+
+/** Builds the message for a listen address without a host. `portSuffix` is `:PORT`. */
+function missingHostMessage(text: string, portSuffix: string): string {
+  return `address "${text}" has no host: write HOST:PORT, such as 127.0.0.1${portSuffix} ` +
+    `(0.0.0.0${portSuffix} listens on every IPv4 interface)`;
 }
 
 /**
@@ -80,6 +88,14 @@ export function parsePeerUrl(text: string): AddressResult<PeerAddress> {
   try {
     url = new URL(text);
   } catch {
+    const port = PEER_PORT_PATTERN.exec(text)?.[1];
+    if (port !== undefined && port !== "") {
+      const range = "a peer port is a whole number from 1 to 65535";
+      const message = /^\d+$/.test(port)
+        ? `port ${port} in "${text}" is out of range: ${range}`
+        : `invalid port "${port}" in "${text}": ${range}`;
+      return { ok: false, message };
+    }
     return {
       ok: false,
       message: `invalid URL "${text}": write scheme, host and optional port, such as ` +
@@ -168,6 +184,10 @@ export function parseHostPattern(text: string): AddressResult<string> {
  * such as `app.internal` or `[::1]:8080`. Returns the text unchanged when it is valid.
  */
 export function parseHostHeaderValue(text: string): AddressResult<string> {
+  if (text.includes("://")) {
+    return { ok: false, message: urlAsHostMessage(text) };
+  }
+
   const parts = splitHostAndPort(text, "host");
   if (!parts.ok) {
     return parts;
@@ -184,6 +204,19 @@ export function parseHostHeaderValue(text: string): AddressResult<string> {
     }
   }
   return { ok: true, value: text };
+}
+
+/** Message for a URL given where a Host header value belongs, suggesting the URL's host. */
+function urlAsHostMessage(text: string): string {
+  let host = "";
+  try {
+    // URL.host keeps a non-default port and drops the default one, as a Host header does.
+    host = new URL(text).host;
+  } catch {
+    // Without a parsable URL there is no host to suggest.
+  }
+  const example = host === "" ? "" : `, such as "${host}"`;
+  return `invalid host "${text}": write HOST or HOST:PORT, not a URL${example}`;
 }
 
 /**

@@ -89,6 +89,35 @@ export function formatPath(path: readonly PropertyKey[]): string {
   return text;
 }
 
+/** One segment of a path written by `formatPath`: `.key`, `[index]` or `["quoted key"]`. */
+const PATH_SEGMENT_PATTERN = /\.?([A-Za-z_][A-Za-z0-9_-]*)|\[(\d+)\]|\[("(?:[^"\\]|\\.)*")\]/y;
+
+/**
+ * Splits a path written by `formatPath` back into keys and list indexes: `routes[2].upstream`
+ * becomes `["routes", 2, "upstream"]`. Returns undefined for text that `formatPath` does not
+ * produce, such as a flag name.
+ */
+export function parsePath(text: string): (string | number)[] | undefined {
+  const segments: (string | number)[] = [];
+  let offset = 0;
+  while (offset < text.length) {
+    PATH_SEGMENT_PATTERN.lastIndex = offset;
+    const match = PATH_SEGMENT_PATTERN.exec(text);
+    if (match === null) {
+      return undefined;
+    }
+    if (match[1] !== undefined) {
+      segments.push(match[1]);
+    } else if (match[2] !== undefined) {
+      segments.push(Number(match[2]));
+    } else {
+      segments.push(JSON.parse(match[3]) as string);
+    }
+    offset = PATH_SEGMENT_PATTERN.lastIndex;
+  }
+  return segments;
+}
+
 /** Describes a parsed YAML value for a message: `"text"`, `the number 5`, `a list`. */
 export function describeValue(value: unknown): string {
   if (value === undefined || value === null) {
@@ -174,7 +203,7 @@ function closestKey(key: string, knownKeys: readonly string[]): string | undefin
 }
 
 /** Levenshtein distance between two short strings. */
-function editDistance(a: string, b: string): number {
+export function editDistance(a: string, b: string): number {
   let previous = Array.from({ length: b.length + 1 }, (_, j) => j);
   for (let i = 1; i <= a.length; i++) {
     const current = [i];

@@ -6,6 +6,14 @@ import {
   parseListenAddress,
   parsePeerUrl,
 } from "./address.ts";
+import type { BalancingAlgorithm } from "../upstream/balancer.ts";
+import { type HashKeySource, parseHashKey } from "../upstream/hash-key.ts";
+import { parseStatusRanges, type StatusRange } from "../upstream/status-ranges.ts";
+import {
+  DEFAULT_KEEP_ALIVE_MARGIN_MS,
+  DEFAULT_MAX_QUEUE,
+  DEFAULT_QUEUE_TIMEOUT_MS,
+} from "../pool/pool.ts";
 import { findCrossReferenceProblems } from "./cross-check.ts";
 import {
   configErrorMap,
@@ -57,13 +65,71 @@ export interface UpstreamConfig {
   name: string;
   peers: PeerConfig[];
   balancing: BalancingAlgorithm;
+  /** Source of the request key for `consistent_hash`, and undefined with other algorithms. */
+  hashKey: HashKeySource | undefined;
+  /** Active health checks, or undefined when the upstream has none. */
+  healthCheck: HealthCheckConfig | undefined;
+  /** Passive ejection of failing peers, or undefined when it is off. */
+  passive: PassiveHealthConfig | undefined;
+  retries: RetryConfig;
+  /** Re-resolution of peer host names, or undefined when connects resolve them each time. */
+  discovery: DiscoveryConfig | undefined;
   pool: PoolConfig;
   timeouts: UpstreamTimeoutsConfig;
   tls: UpstreamTlsConfig;
 }
 
 /** Load balancing algorithm across the peers of an upstream. */
-export type BalancingAlgorithm = "round_robin";
+export type { BalancingAlgorithm };
+
+/** Settings shared by both kinds of active health check. */
+interface HealthCheckTiming {
+  /** Time from the end of one round of checks to the start of the next. */
+  intervalMs: number;
+  /** Deadline for one check, from the connect to the response head. */
+  timeoutMs: number;
+  /** Consecutive passing checks that make an unhealthy peer healthy. */
+  healthyThreshold: number;
+  /** Consecutive failing checks that make a healthy peer unhealthy. */
+  unhealthyThreshold: number;
+}
+
+/** An HTTP check passes when `GET path` gets one of the expected statuses. */
+export interface HttpHealthCheckConfig extends HealthCheckTiming {
+  type: "http";
+  path: string;
+  expectedStatuses: StatusRange[];
+}
+
+/** A TCP check passes when a connection opens. */
+export interface TcpHealthCheckConfig extends HealthCheckTiming {
+  type: "tcp";
+}
+
+export type HealthCheckConfig = HttpHealthCheckConfig | TcpHealthCheckConfig;
+
+export interface PassiveHealthConfig {
+  /** Failed requests in a row (connect failures or 5xx responses) that eject a peer. */
+  consecutiveFailures: number;
+  /** Length of the first ejection; each further ejection in a row doubles it. */
+  baseEjectionMs: number;
+  /** Upper bound on the length of an ejection. */
+  maxEjectionMs: number;
+}
+
+export interface RetryConfig {
+  /** Tries per request, the first included, each on the next candidate peer. */
+  attempts: number;
+  /** Retries in flight allowed, as a percentage of the requests in flight. */
+  budgetPercent: number;
+  /** Response statuses that make the request go to the next peer, when repeating it is safe. */
+  onStatuses: number[];
+}
+
+export interface DiscoveryConfig {
+  /** Time from the end of one resolution of the peers' host names to the start of the next. */
+  resolveIntervalMs: number;
+}
 
 export interface PeerConfig {
   /** The URL as written, for messages and logs. */
@@ -82,6 +148,18 @@ export interface PoolConfig {
   maxIdlePerPeer: number;
   /** An idle pooled connection is closed after this long. */
   idleTimeoutMs: number;
+  /** Connections per peer, idle and in use together; undefined means no limit. */
+  maxConnectionsPerPeer: number | undefined;
+  /** Requests per peer that may wait for a connection when the peer is at its limit. */
+  maxQueue: number;
+  /** Maximum wait for a connection, after which the request fails with 503. */
+  queueTimeoutMs: number;
+  /** A connection is closed after this many requests; undefined means no limit. */
+  maxRequestsPerConnection: number | undefined;
+  /** A connection is closed, once idle, after it has been open this long; undefined: no limit. */
+  maxConnectionAgeMs: number | undefined;
+  /** A connection is reused only until this long before the origin's `Keep-Alive: timeout`. */
+  keepAliveMarginMs: number;
 }
 
 export interface UpstreamTimeoutsConfig {
@@ -91,6 +169,8 @@ export interface UpstreamTimeoutsConfig {
   responseHeaderMs: number;
   /** Maximum time without any bytes in either direction once the response has started. */
   idleMs: number;
+  /** Deadline for the whole exchange, retries included; undefined means none. */
+  totalMs: number | undefined;
 }
 
 /** TLS settings used for the upstream's `https://` peers. */
@@ -226,12 +306,15 @@ const PROXY_MANAGED_HEADERS = new Set([
  * Builds an object schema that rejects unknown keys, with one issue per key at the key's path.
  * The issue carries the known keys so that the message can suggest the intended one.
  */
-function strictObject<Shape extends z.ZodRawShape>(shape: Shape) {
+function strictObject<Shape extends z.ZodRawShape>(
+  shape: Shape,
+  objectParams?: z.core.$ZodObjectParams,
+) {
   const params: UnknownKeyParams = { unknownKey: true, knownKeys: Object.keys(shape) };
   const unknownKey = z.unknown().superRefine((_value, context) => {
     context.addIssue({ code: "custom", message: "unknown key", params });
   });
-  return z.object(shape).catchall(unknownKey);
+  return z.object(shape, objectParams).catchall(unknownKey);
 }
 
 /** Treats a key with an empty value (`limits:` followed by nothing) like a missing key. */
@@ -530,6 +613,13 @@ const peerSchema = strictObject({
     return { text, ...unwrap(parsePeerUrl(text), context) };
   }),
   weight: z.int().min(1).default(1),
+}, {
+  // A peer written as a bare URL (`- http://...`) most likely meant `- url: http://...`.
+  error: (issue) =>
+    issue.code === "invalid_type" && typeof issue.input === "string"
+      ? `expected a map, got ${describeValue(issue.input)}: write the peer as ` +
+        `- url: ${issue.input}`
+      : undefined,
 }).transform((peer): PeerConfig => ({
   url: peer.url.text,
   scheme: peer.url.scheme,
@@ -562,20 +652,154 @@ const peersSchema = z
 const poolSchema = strictObject({
   maxIdlePerPeer: z.int().min(0).default(128),
   idleTimeout: durationSchema("60s", 1),
+  maxConnectionsPerPeer: z.int().min(1).optional(),
+  maxQueue: z.int().min(0).default(DEFAULT_MAX_QUEUE),
+  queueTimeout: durationSchema(`${DEFAULT_QUEUE_TIMEOUT_MS}ms`, 1),
+  maxRequestsPerConnection: z.int().min(1).optional(),
+  maxConnectionAge: durationValueSchema(1).optional(),
+  keepAliveMargin: durationSchema(`${DEFAULT_KEEP_ALIVE_MARGIN_MS}ms`, 0),
 }).transform((pool): PoolConfig => ({
   maxIdlePerPeer: pool.maxIdlePerPeer,
   idleTimeoutMs: pool.idleTimeout,
+  maxConnectionsPerPeer: pool.maxConnectionsPerPeer,
+  maxQueue: pool.maxQueue,
+  queueTimeoutMs: pool.queueTimeout,
+  maxRequestsPerConnection: pool.maxRequestsPerConnection,
+  maxConnectionAgeMs: pool.maxConnectionAge,
+  keepAliveMarginMs: pool.keepAliveMargin,
 }));
 
 const upstreamTimeoutsSchema = strictObject({
   connect: durationSchema("5s", 1),
   responseHeader: durationSchema("60s", 1),
   idle: durationSchema("60s", 1),
+  total: durationValueSchema(1).optional(),
 }).transform((timeouts): UpstreamTimeoutsConfig => ({
   connectMs: timeouts.connect,
   responseHeaderMs: timeouts.responseHeader,
   idleMs: timeouts.idle,
+  totalMs: timeouts.total,
 }));
+
+const BALANCING_ALGORITHMS = [
+  "round_robin",
+  "least_requests",
+  "random_two",
+  "consistent_hash",
+] as const satisfies readonly BalancingAlgorithm[];
+
+const hashKeySchema = z.string().transform((text, context) => {
+  const result = parseHashKey(text);
+  if (!result.ok) {
+    context.addIssue({ code: "custom", message: result.message });
+    return z.NEVER;
+  }
+  return result.value;
+});
+
+const expectedStatusesSchema = z.unknown().transform((value, context) => {
+  const result = parseStatusRanges(value);
+  if (!result.ok) {
+    context.addIssue({ code: "custom", message: result.message });
+    return z.NEVER;
+  }
+  return result.value;
+});
+
+const healthCheckSchema = strictObject({
+  type: z.enum(["http", "tcp"]).default("http"),
+  path: pathSchema("path").optional(),
+  expectedStatuses: expectedStatusesSchema.optional(),
+  interval: durationSchema("5s", 1),
+  timeout: durationSchema("2s", 1),
+  healthyThreshold: z.int().min(1).default(2),
+  unhealthyThreshold: z.int().min(1).default(3),
+}).transform((check, context): HealthCheckConfig => {
+  const timing = {
+    intervalMs: check.interval,
+    timeoutMs: check.timeout,
+    healthyThreshold: check.healthyThreshold,
+    unhealthyThreshold: check.unhealthyThreshold,
+  };
+  if (check.type === "http") {
+    return {
+      type: "http",
+      path: check.path ?? "/",
+      expectedStatuses: check.expectedStatuses ?? [{ min: 200, max: 399 }],
+      ...timing,
+    };
+  }
+  for (const key of ["path", "expectedStatuses"] as const) {
+    if (check[key] !== undefined) {
+      context.addIssue({
+        code: "custom",
+        path: [key],
+        message: `${key} applies only to type: http, because a tcp check only connects`,
+      });
+    }
+  }
+  return { type: "tcp", ...timing };
+});
+
+const passiveSchema = strictObject({
+  consecutiveFailures: z.int().min(1).default(5),
+  baseEjection: durationSchema("30s", 1),
+  maxEjection: durationSchema("5m", 1),
+}).transform((passive, context): PassiveHealthConfig => {
+  if (passive.maxEjection < passive.baseEjection) {
+    context.addIssue({
+      code: "custom",
+      path: ["maxEjection"],
+      message: `maxEjection (${passive.maxEjection}ms) must be at least baseEjection ` +
+        `(${passive.baseEjection}ms)`,
+    });
+  }
+  return {
+    consecutiveFailures: passive.consecutiveFailures,
+    baseEjectionMs: passive.baseEjection,
+    maxEjectionMs: passive.maxEjection,
+  };
+});
+
+/** A percentage from 0% to 100%, such as `20%` or `12.5%`. */
+const PERCENT_PATTERN = /^(\d{1,3}(?:\.\d+)?)%$/;
+
+const percentSchema = z.unknown().transform((value, context) => {
+  const match = typeof value === "string" ? PERCENT_PATTERN.exec(value) : null;
+  const percent = match === null ? NaN : Number(match[1]);
+  if (!(percent <= 100)) {
+    context.addIssue({
+      code: "custom",
+      message: `expected a percentage from 0% to 100% such as 20%, got ${describeValue(value)}`,
+    });
+    return z.NEVER;
+  }
+  return percent;
+});
+
+const retryStatusesSchema = z.array(z.int().min(500).max(599)).transform((statuses, context) => {
+  statuses.forEach((status, index) => {
+    if (statuses.indexOf(status) !== index) {
+      const message = `status ${status} is listed twice`;
+      context.addIssue({ code: "custom", path: [index], message });
+    }
+  });
+  return statuses;
+});
+
+const retriesSchema = strictObject({
+  attempts: z.int().min(1).default(3),
+  budget: percentSchema.prefault("20%"),
+  onStatuses: retryStatusesSchema.default([]),
+}).transform((retries): RetryConfig => ({
+  attempts: retries.attempts,
+  budgetPercent: retries.budget,
+  onStatuses: retries.onStatuses,
+}));
+
+const discoverySchema = strictObject({
+  resolveInterval: durationSchema("30s", 1),
+}).transform((discovery): DiscoveryConfig => ({ resolveIntervalMs: discovery.resolveInterval }));
 
 const upstreamTlsSchema = strictObject({
   serverName: z
@@ -596,18 +820,57 @@ const upstreamTlsSchema = strictObject({
 
 const upstreamSchema = strictObject({
   peers: peersSchema,
-  balancing: z.enum(["round_robin"]).default("round_robin"),
+  balancing: z.enum(BALANCING_ALGORITHMS).default("round_robin"),
+  hashKey: hashKeySchema.optional(),
+  healthCheck: section(healthCheckSchema.optional()),
+  passive: section(passiveSchema.optional()),
+  retries: section(retriesSchema.prefault({})),
+  discovery: section(discoverySchema.optional()),
   pool: section(poolSchema.prefault({})),
   timeouts: section(upstreamTimeoutsSchema.prefault({})),
   tls: section(upstreamTlsSchema.prefault({})),
+}).transform((upstream, context): Omit<UpstreamConfig, "name"> => {
+  if (upstream.balancing === "consistent_hash" && upstream.hashKey === undefined) {
+    context.addIssue({
+      code: "custom",
+      path: ["hashKey"],
+      message: "balancing consistent_hash needs a hashKey, such as header:x-user, " +
+        "cookie:session, client_address or path",
+    });
+  }
+  if (upstream.balancing !== "consistent_hash" && upstream.hashKey !== undefined) {
+    context.addIssue({
+      code: "custom",
+      path: ["hashKey"],
+      message: `hashKey applies only to balancing: consistent_hash, and this upstream uses ` +
+        `${upstream.balancing}`,
+    });
+  }
+  return {
+    peers: upstream.peers,
+    balancing: upstream.balancing,
+    hashKey: upstream.hashKey,
+    healthCheck: upstream.healthCheck,
+    passive: upstream.passive,
+    retries: upstream.retries,
+    discovery: upstream.discovery,
+    pool: upstream.pool,
+    timeouts: upstream.timeouts,
+    tls: upstream.tls,
+  };
 });
 
 const upstreamsSchema = z
   .record(nameSchema, upstreamSchema, {
-    error: (issue) =>
-      issue.code === "invalid_type"
-        ? `expected a map of upstream names to upstreams, got ${describeValue(issue.input)}`
-        : undefined,
+    error: (issue) => {
+      if (issue.code !== "invalid_type") {
+        return undefined;
+      }
+      if (issue.input === undefined) {
+        return "required section is missing: add a map of upstream names to upstreams";
+      }
+      return `expected a map of upstream names to upstreams, got ${describeValue(issue.input)}`;
+    },
   })
   .transform((record, context) => {
     const upstreams = new Map<string, UpstreamConfig>();

@@ -77,6 +77,11 @@ describe("parseArgs", () => {
     assert.deepEqual(parseArgs(["--version"]), { kind: "version" });
   });
 
+  test("short version flag", () => {
+    assert.deepEqual(parseArgs(["-v"]), { kind: "version" });
+    assert.deepEqual(parseArgs(["-v", "-h"]), { kind: "help" });
+  });
+
   test("help wins over mistakes", () => {
     assert.deepEqual(parseArgs(["--bogus", "--help"]), { kind: "help" });
     assert.deepEqual(parseArgs(["--version", "-h"]), { kind: "help" });
@@ -96,13 +101,25 @@ describe("parseArgs", () => {
     assert.match(message, /--config cannot be combined with --listen/);
   });
 
-  test("unknown flag points to help", () => {
+  test("unknown option without close match", () => {
+    // The caller prints the pointer to --help, so the message must not repeat it.
+    assert.equal(errorOf(["--verbose"]), 'unknown option "--verbose"');
+    assert.equal(errorOf(["-x"]), 'unknown option "-x"');
+    assert.equal(errorOf(["--host", "a"]), 'unknown option "--host"');
+  });
+
+  test("unknown option suggests closest", () => {
     assert.equal(
-      errorOf(["--verbose"]),
-      'unknown option "--verbose": run with --help to list the options',
+      errorOf(["--confg", "x.yaml"]),
+      'unknown option "--confg": did you mean "--config"?',
     );
-    assert.match(errorOf(["--conifg=x.yaml"]), /^unknown option "--conifg"/);
-    assert.match(errorOf(["-x"]), /^unknown option "-x"/);
+    assert.equal(
+      errorOf(["--conifg=x.yaml"]),
+      'unknown option "--conifg": did you mean "--config"?',
+    );
+    assert.match(errorOf(["-config", "x.yaml"]), /did you mean "--config"\?$/);
+    assert.match(errorOf(["--upstreams", "http://a:1"]), /did you mean "--upstream"\?$/);
+    assert.match(errorOf(["--Listen", "a:1"]), /did you mean "--listen"\?$/);
   });
 
   test("positional argument suggests config", () => {
@@ -163,6 +180,18 @@ describe("helpText", () => {
 
   test("names default config", () => {
     assert.match(text, /With no arguments, cairn loads config\/cairn\.yaml/);
+  });
+
+  test("explains relative config paths", () => {
+    const prose = text.replace(/\s+/g, " ");
+    assert.match(
+      prose,
+      /config\/cairn\.yaml and serves it\. That path, and a relative --config PATH, are resolved from the working directory/,
+    );
+  });
+
+  test("lists short version flag", () => {
+    assert.ok(text.includes("  -v, --version "), "help text lacks -v, --version");
   });
 
   test("uses given program name", () => {

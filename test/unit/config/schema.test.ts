@@ -57,9 +57,29 @@ upstreams:
       - url: http://10.0.0.1:3000
         weight: 3
       - url: https://app.internal
-    balancing: round_robin
-    pool: { maxIdlePerPeer: 8, idleTimeout: 90s }
-    timeouts: { connect: 2s, responseHeader: 30s, idle: 2m }
+    balancing: consistent_hash
+    hashKey: cookie:session
+    healthCheck:
+      type: http
+      path: /healthz
+      expectedStatuses: [200, "300-304"]
+      interval: 2s
+      timeout: 500ms
+      healthyThreshold: 3
+      unhealthyThreshold: 4
+    passive: { consecutiveFailures: 2, baseEjection: 10s, maxEjection: 1m }
+    retries: { attempts: 2, budget: 12.5%, onStatuses: [502, 503] }
+    discovery: { resolveInterval: 15s }
+    pool:
+      maxIdlePerPeer: 8
+      idleTimeout: 90s
+      maxConnectionsPerPeer: 64
+      maxQueue: 10
+      queueTimeout: 250ms
+      maxRequestsPerConnection: 500
+      maxConnectionAge: 10m
+      keepAliveMargin: 500ms
+    timeouts: { connect: 2s, responseHeader: 30s, idle: 2m, total: 5m }
     tls: { serverName: app.example.com, caFile: certs/ca.pem, verify: false }
   static:
     peers:
@@ -124,9 +144,31 @@ demo:
           weight: 1,
         },
       ],
-      balancing: "round_robin",
-      pool: { maxIdlePerPeer: 8, idleTimeoutMs: 90_000 },
-      timeouts: { connectMs: 2_000, responseHeaderMs: 30_000, idleMs: 120_000 },
+      balancing: "consistent_hash",
+      hashKey: { kind: "cookie", name: "session" },
+      healthCheck: {
+        type: "http",
+        path: "/healthz",
+        expectedStatuses: [{ min: 200, max: 200 }, { min: 300, max: 304 }],
+        intervalMs: 2_000,
+        timeoutMs: 500,
+        healthyThreshold: 3,
+        unhealthyThreshold: 4,
+      },
+      passive: { consecutiveFailures: 2, baseEjectionMs: 10_000, maxEjectionMs: 60_000 },
+      retries: { attempts: 2, budgetPercent: 12.5, onStatuses: [502, 503] },
+      discovery: { resolveIntervalMs: 15_000 },
+      pool: {
+        maxIdlePerPeer: 8,
+        idleTimeoutMs: 90_000,
+        maxConnectionsPerPeer: 64,
+        maxQueue: 10,
+        queueTimeoutMs: 250,
+        maxRequestsPerConnection: 500,
+        maxConnectionAgeMs: 600_000,
+        keepAliveMarginMs: 500,
+      },
+      timeouts: { connectMs: 2_000, responseHeaderMs: 30_000, idleMs: 120_000, totalMs: 300_000 },
       tls: { serverName: "app.example.com", caFile: "certs/ca.pem", verify: false },
     });
     assert.deepEqual(config.upstreams.get("static")?.peers, [
@@ -179,11 +221,26 @@ demo:
     const upstream = config.upstreams.get("app");
     assert.ok(upstream !== undefined);
     assert.equal(upstream.balancing, "round_robin");
-    assert.deepEqual(upstream.pool, { maxIdlePerPeer: 128, idleTimeoutMs: 60_000 });
+    assert.equal(upstream.hashKey, undefined);
+    assert.equal(upstream.healthCheck, undefined, "no active checks by default");
+    assert.equal(upstream.passive, undefined, "no passive ejection by default");
+    assert.equal(upstream.discovery, undefined);
+    assert.deepEqual(upstream.retries, { attempts: 3, budgetPercent: 20, onStatuses: [] });
+    assert.deepEqual(upstream.pool, {
+      maxIdlePerPeer: 128,
+      idleTimeoutMs: 60_000,
+      maxConnectionsPerPeer: undefined,
+      maxQueue: 1024,
+      queueTimeoutMs: 5_000,
+      maxRequestsPerConnection: undefined,
+      maxConnectionAgeMs: undefined,
+      keepAliveMarginMs: 1_000,
+    });
     assert.deepEqual(upstream.timeouts, {
       connectMs: 5_000,
       responseHeaderMs: 60_000,
       idleMs: 60_000,
+      totalMs: undefined,
     });
     assert.deepEqual(upstream.tls, { serverName: undefined, caFile: undefined, verify: true });
     assert.equal(upstream.peers[0].weight, 1);
@@ -386,7 +443,7 @@ describe("parseConfigText problems", () => {
       ["http://127.0.0.1:3000?x=1", /must not have a path or query/],
       ["http://127.0.0.1:3000#top", /must not have a fragment/],
       ["http://user:secret@127.0.0.1:3000", /user names and passwords are not supported/],
-      ["http://127.0.0.1:99999", /invalid URL/],
+      ["http://127.0.0.1:99999", /port 99999 .* is out of range/],
       ["http://127.0.0.1:0", /port 0/],
       ["http://", /invalid URL/],
     ];
@@ -708,7 +765,7 @@ describe("formatProblems", () => {
     assert.ok(!result.ok);
     assert.equal(
       formatProblems(result.errors),
-      'conf/x.yaml: routes[0].upstream: unknown upstream "api": ' +
+      'conf/x.yaml:9: routes[0].upstream: unknown upstream "api": ' +
         'define it under upstreams or use one of "app"\n',
     );
   });
@@ -794,5 +851,248 @@ describe("validateConfig", () => {
     });
     assert.ok(result.ok);
     assert.equal(result.config.limits.maxBodyBytes, 1024);
+  });
+});
+
+describe("upstream balancing and health settings", () => {
+  /** MINIMAL with `lines` added to the `app` upstream, indented under it. */
+  function withUpstream(lines: string): string {
+    const indented = lines.trim().split("\n").map((line) => `    ${line}`).join("\n");
+    return MINIMAL.replace(
+      "      - url: http://127.0.0.1:3000",
+      `      - url: http://127.0.0.1:3000\n${indented}`,
+    );
+  }
+
+  function upstreamOf(text: string) {
+    const upstream = parseOk(text).upstreams.get("app");
+    assert.ok(upstream !== undefined);
+    return upstream;
+  }
+
+  test("every balancing algorithm parses", () => {
+    for (const balancing of ["round_robin", "least_requests", "random_two"]) {
+      assert.equal(upstreamOf(withUpstream(`balancing: ${balancing}`)).balancing, balancing);
+    }
+    const hashed = upstreamOf(withUpstream("balancing: consistent_hash\nhashKey: header:X-User"));
+    assert.equal(hashed.balancing, "consistent_hash");
+    assert.deepEqual(hashed.hashKey, { kind: "header", name: "x-user" });
+  });
+
+  test("consistent hash needs a hash key", () => {
+    assertOnlyProblem(
+      withUpstream("balancing: consistent_hash"),
+      "upstreams.app.hashKey",
+      /^balancing consistent_hash needs a hashKey, such as header:x-user/,
+    );
+  });
+
+  test("hash key only with consistent hash", () => {
+    assertOnlyProblem(
+      withUpstream("hashKey: path"),
+      "upstreams.app.hashKey",
+      /^hashKey applies only to balancing: consistent_hash, and this upstream uses round_robin$/,
+    );
+  });
+
+  test("invalid hash key", () => {
+    assertOnlyProblem(
+      withUpstream("balancing: consistent_hash\nhashKey: query:id"),
+      "upstreams.app.hashKey",
+      /^invalid hash key "query:id": use header:x-user, cookie:session, client_address or path$/,
+    );
+  });
+
+  test("health check defaults", () => {
+    assert.deepEqual(upstreamOf(withUpstream("healthCheck: {}")).healthCheck, {
+      type: "http",
+      path: "/",
+      expectedStatuses: [{ min: 200, max: 399 }],
+      intervalMs: 5_000,
+      timeoutMs: 2_000,
+      healthyThreshold: 2,
+      unhealthyThreshold: 3,
+    });
+    assert.deepEqual(upstreamOf(withUpstream("healthCheck: { type: tcp }")).healthCheck, {
+      type: "tcp",
+      intervalMs: 5_000,
+      timeoutMs: 2_000,
+      healthyThreshold: 2,
+      unhealthyThreshold: 3,
+    });
+  });
+
+  test("tcp check takes no path", () => {
+    const errors = parseErrors(
+      withUpstream("healthCheck: { type: tcp, path: /, expectedStatuses: 200 }"),
+    );
+    assert.deepEqual(errors.map((error) => error.path), [
+      "upstreams.app.healthCheck.path",
+      "upstreams.app.healthCheck.expectedStatuses",
+    ]);
+    assert.match(errors[0].message, /path applies only to type: http/);
+  });
+
+  test("expected statuses forms", () => {
+    const cases: [string, { min: number; max: number }[]][] = [
+      ["204", [{ min: 204, max: 204 }]],
+      ['"200-299"', [{ min: 200, max: 299 }]],
+      ['[200, "301-302", "404"]', [
+        { min: 200, max: 200 },
+        { min: 301, max: 302 },
+        { min: 404, max: 404 },
+      ]],
+    ];
+    for (const [value, expected] of cases) {
+      const text = withUpstream(`healthCheck: { expectedStatuses: ${value} }`);
+      const check = upstreamOf(text).healthCheck;
+      assert.ok(check?.type === "http");
+      assert.deepEqual(check.expectedStatuses, expected, value);
+    }
+  });
+
+  test("invalid expected statuses", () => {
+    for (const value of ["700", '"399-200"', "[]", '"2xx"', "{ a: 1 }"]) {
+      const errors = parseErrors(withUpstream(`healthCheck: { expectedStatuses: ${value} }`));
+      assert.equal(errors.length, 1, value);
+      assert.equal(errors[0].path, "upstreams.app.healthCheck.expectedStatuses", value);
+    }
+    assertOnlyProblem(
+      withUpstream('healthCheck: { expectedStatuses: "700" }'),
+      "upstreams.app.healthCheck.expectedStatuses",
+      /^invalid status "700": write a status from 100 to 599 or a range such as "200-399"$/,
+    );
+  });
+
+  test("health check checks its fields", () => {
+    assertOnlyProblem(
+      withUpstream("healthCheck: { interval: 0s }"),
+      "upstreams.app.healthCheck.interval",
+      /at least 1ms/,
+    );
+    assertOnlyProblem(
+      withUpstream("healthCheck: { unhealthyThreshold: 0 }"),
+      "upstreams.app.healthCheck.unhealthyThreshold",
+      /must be at least 1/,
+    );
+    assertOnlyProblem(
+      withUpstream("healthCheck: { type: grpc }"),
+      "upstreams.app.healthCheck.type",
+      /use one of "http", "tcp"/,
+    );
+    assertOnlyProblem(
+      withUpstream("healthCheck: { path: healthz }"),
+      "upstreams.app.healthCheck.path",
+      /must start with "\/"/,
+    );
+    assertOnlyProblem(
+      withUpstream("healthCheck: { intervl: 1s }"),
+      "upstreams.app.healthCheck.intervl",
+      /did you mean "interval"/,
+    );
+  });
+
+  test("passive defaults and limits", () => {
+    assert.deepEqual(upstreamOf(withUpstream("passive: {}")).passive, {
+      consecutiveFailures: 5,
+      baseEjectionMs: 30_000,
+      maxEjectionMs: 300_000,
+    });
+    assertOnlyProblem(
+      withUpstream("passive: { baseEjection: 1m, maxEjection: 30s }"),
+      "upstreams.app.passive.maxEjection",
+      /^maxEjection \(30000ms\) must be at least baseEjection \(60000ms\)$/,
+    );
+  });
+
+  test("empty sections turn nothing on", () => {
+    const upstream = upstreamOf(withUpstream("healthCheck:\npassive:\ndiscovery:\nretries:"));
+    assert.equal(upstream.healthCheck, undefined);
+    assert.equal(upstream.passive, undefined);
+    assert.equal(upstream.discovery, undefined);
+    assert.deepEqual(upstream.retries, { attempts: 3, budgetPercent: 20, onStatuses: [] });
+  });
+
+  test("retry settings", () => {
+    const text = withUpstream("retries: { attempts: 1, budget: 0%, onStatuses: [504] }");
+    const retries = upstreamOf(text).retries;
+    assert.deepEqual(retries, { attempts: 1, budgetPercent: 0, onStatuses: [504] });
+    assertOnlyProblem(
+      withUpstream("retries: { budget: 150% }"),
+      "upstreams.app.retries.budget",
+      /^expected a percentage from 0% to 100% such as 20%, got "150%"$/,
+    );
+    assertOnlyProblem(
+      withUpstream("retries: { budget: 20 }"),
+      "upstreams.app.retries.budget",
+      /got the number 20/,
+    );
+    assertOnlyProblem(
+      withUpstream("retries: { onStatuses: [404] }"),
+      "upstreams.app.retries.onStatuses[0]",
+      /must be at least 500/,
+    );
+    assertOnlyProblem(
+      withUpstream("retries: { onStatuses: [502, 502] }"),
+      "upstreams.app.retries.onStatuses[1]",
+      /status 502 is listed twice/,
+    );
+    assertOnlyProblem(
+      withUpstream("retries: { attempts: 0 }"),
+      "upstreams.app.retries.attempts",
+      /must be at least 1/,
+    );
+  });
+
+  test("discovery interval", () => {
+    assert.deepEqual(upstreamOf(withUpstream("discovery: {}")).discovery, {
+      resolveIntervalMs: 30_000,
+    });
+    assert.deepEqual(upstreamOf(withUpstream("discovery: { resolveInterval: 5s }")).discovery, {
+      resolveIntervalMs: 5_000,
+    });
+  });
+
+  test("pool limits are checked", () => {
+    assertOnlyProblem(
+      withUpstream("pool: { maxConnectionsPerPeer: 0 }"),
+      "upstreams.app.pool.maxConnectionsPerPeer",
+      /must be at least 1/,
+    );
+    assertOnlyProblem(
+      withUpstream("pool: { maxConnectionAge: 0s }"),
+      "upstreams.app.pool.maxConnectionAge",
+      /at least 1ms/,
+    );
+    const margin = upstreamOf(withUpstream("pool: { keepAliveMargin: 0 }")).pool.keepAliveMarginMs;
+    assert.equal(margin, 0);
+    assert.equal(upstreamOf(withUpstream("pool: { maxQueue: 0 }")).pool.maxQueue, 0);
+  });
+
+  test("total timeout", () => {
+    assert.equal(upstreamOf(withUpstream("timeouts: { total: 90s }")).timeouts.totalMs, 90_000);
+    assertOnlyProblem(
+      withUpstream("timeouts: { total: 0s }"),
+      "upstreams.app.timeouts.total",
+      /at least 1ms/,
+    );
+  });
+
+  test("shipped load-balancing example parses", () => {
+    const path = new URL("../../../config/examples/load-balancing.yaml", import.meta.url);
+    const config = parseOk(readFileSync(path, "utf8"));
+    assert.equal(config.listeners[0].hostname, "127.0.0.1");
+    assert.equal(config.listeners[0].port, 8080);
+    const upstream = config.upstreams.get("app");
+    assert.ok(upstream !== undefined);
+    assert.deepEqual(
+      upstream.peers.map((peer) => `${peer.hostname}:${peer.port}`),
+      ["127.0.0.1:19001", "127.0.0.1:19002", "127.0.0.1:19003"],
+    );
+    assert.equal(upstream.healthCheck?.type, "http");
+    assert.equal(upstream.healthCheck?.type === "http" && upstream.healthCheck.path, "/");
+    assert.equal(upstream.healthCheck?.intervalMs, 1_000);
+    assert.equal(config.routes.length, 1);
+    assert.equal(config.routes[0].upstream, "app");
   });
 });
