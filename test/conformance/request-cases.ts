@@ -2,7 +2,7 @@
  * Request-side conformance cases as data: the exact bytes a client sends and what Cairn must do
  * with them. Each case keeps an id (section letters and number, then a variant letter) so that
  * a failure can be traced to the case list it came from. Where RFC 9112 allows more than one
- * behaviour, the expectation is the one Cairn chose; docs/conformance-request.md lists them.
+ * behaviour, the expectation is the one Cairn chose; docs/conformance.md lists them.
  */
 import {
   canonicalHead,
