@@ -7,7 +7,12 @@
  * - `socket.end()` closes both directions, so half-close uses `socket.shutdown()`.
  * - `socket.terminate()` and `socket.end()` call the `close` callback synchronously.
  * - `Bun.connect` resolves before the TLS handshake, which the adapter waits for.
+ *
+ * `resolve` uses Bun's `node:dns` `lookup`, which calls the operating system's resolver, so the
+ * hosts file entries apply.
  */
+
+import dns from "node:dns/promises";
 
 import {
   type ClientTlsOptions,
@@ -267,6 +272,24 @@ export class BunNetwork implements Network {
         (error) => fail(toNetworkError(error, false)),
       );
     });
+  }
+
+  async resolve(hostname: string): Promise<string[]> {
+    let found: { address: string }[];
+    try {
+      found = await dns.lookup(hostname, { all: true });
+    } catch (error) {
+      const mapped = toNetworkError(error, false);
+      if (mapped.code === "ENOTFOUND") {
+        // The runtime's message may leave out the name, as Bun's does.
+        throw new NetworkError("ENOTFOUND", `host not found: ${hostname}`, { cause: error });
+      }
+      throw mapped;
+    }
+    if (found.length === 0) {
+      throw new NetworkError("ENOTFOUND", `host not found: ${hostname}`);
+    }
+    return [...new Set(found.map((entry) => entry.address))];
   }
 }
 

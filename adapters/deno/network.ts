@@ -11,6 +11,10 @@
  * - `tls.ca` is added to the default roots instead of replacing them.
  * - `Deno.listenTls` cannot request client certificates, so `clientCa` is rejected.
  * - TLS connections have no `setNoDelay`, and server-side `tls` carries only the ALPN protocol.
+ *
+ * `resolve` uses `Deno.resolveDns` for A and AAAA records, which in Deno 2.9.6 reads the hosts
+ * file and then queries the system's name server. It needs `--allow-net` for that name server's
+ * address (such as `10.0.0.53:53`), so a `--allow-net` list must include it.
  */
 
 import {
@@ -26,6 +30,7 @@ import {
   type SocketAddress,
   type TlsInfo,
 } from "../../src/net/types.ts";
+import { ipAddressFamily } from "../../src/net/ip-address.ts";
 
 export interface DenoNetworkOptions {
   /** Queued bytes per connection above which `write` returns `false`. Default 64 KiB. */
@@ -117,7 +122,9 @@ export class DenoNetwork implements Network {
     if (clientTls?.verify === false) {
       throw new NetworkError(
         "TLS",
-        "the Deno adapter cannot turn off certificate checks; pass the server's CA as tls.ca",
+        "the Deno adapter cannot turn off certificate checks, so tls.verify: false is not " +
+          "supported: remove it and set tls.caFile in the upstream's configuration to the CA " +
+          "certificate that signed the server's certificate",
       );
     }
 
@@ -168,6 +175,32 @@ export class DenoNetwork implements Network {
       throw error;
     }
     return connection;
+  }
+
+  async resolve(hostname: string): Promise<string[]> {
+    // Deno.resolveDns treats an IP literal as a name and fails to find it.
+    if (ipAddressFamily(hostname) !== undefined) {
+      return [hostname];
+    }
+    const [ipv4, ipv6] = await Promise.allSettled([
+      Deno.resolveDns(hostname, "A"),
+      Deno.resolveDns(hostname, "AAAA"),
+    ]);
+    const addresses = new Set<string>();
+    for (const result of [ipv4, ipv6]) {
+      if (result.status === "fulfilled") {
+        for (const address of result.value) addresses.add(address);
+      }
+    }
+    if (addresses.size > 0) {
+      return [...addresses];
+    }
+    // A name with records of neither type fails both queries with NotFound.
+    const failure = ipv4.status === "rejected" ? ipv4.reason : undefined;
+    if (failure === undefined || failure instanceof Deno.errors.NotFound) {
+      throw new NetworkError("ENOTFOUND", `host not found: ${hostname}`, { cause: failure });
+    }
+    throw toNetworkError(failure, false);
   }
 }
 

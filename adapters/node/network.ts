@@ -1,8 +1,10 @@
 /**
  * The `Network` for Node, on `node:net` and `node:tls`. Sockets are half-open (`allowHalfOpen`)
- * so that a peer's FIN only ends reading.
+ * so that a peer's FIN only ends reading. `resolve` uses `dns.lookup`, which calls the operating
+ * system's resolver (getaddrinfo), so entries in the hosts file apply.
  */
 
+import dns from "node:dns/promises";
 import net from "node:net";
 import tls from "node:tls";
 
@@ -149,6 +151,24 @@ export class NodeNetwork implements Network {
       socket.once(readyEvent, onReady);
       signal?.addEventListener("abort", onAbort, { once: true });
     });
+  }
+
+  async resolve(hostname: string): Promise<string[]> {
+    let found: { address: string }[];
+    try {
+      found = await dns.lookup(hostname, { all: true });
+    } catch (error) {
+      const mapped = toNetworkError(error, false);
+      if (mapped.code === "ENOTFOUND") {
+        // The runtime's message may leave out the name, as Bun's does.
+        throw new NetworkError("ENOTFOUND", `host not found: ${hostname}`, { cause: error });
+      }
+      throw mapped;
+    }
+    if (found.length === 0) {
+      throw new NetworkError("ENOTFOUND", `host not found: ${hostname}`);
+    }
+    return [...new Set(found.map((entry) => entry.address))];
   }
 }
 

@@ -18,6 +18,7 @@ import {
   type SocketAddress,
   type TlsInfo,
 } from "./types.ts";
+import { ipAddressFamily } from "./ip-address.ts";
 
 export interface MemoryNetworkOptions {
   /** Queued bytes per connection above which `write` returns `false`. Default 64 KiB. */
@@ -29,6 +30,11 @@ export interface MemoryNetworkOptions {
   socketBufferSize?: number;
   /** Maximum size of one `data` chunk in bytes. Default 64 KiB. */
   maxChunkSize?: number;
+  /**
+   * Host names and the addresses `resolve` returns for them. Names match without regard to
+   * letter case. `localhost` resolves to `127.0.0.1` unless this table lists it.
+   */
+  hosts?: Readonly<Record<string, readonly string[]>>;
 }
 
 const DEFAULT_HIGH_WATER_MARK = 64 * 1024;
@@ -54,6 +60,8 @@ const MICROTASK_DELIVERIES_PER_YIELD = 64;
  * - A TLS client reaching a plain listener stays in its handshake until `signal` aborts it or
  *   the server side closes. A plain client reaching a TLS listener connects and is then reset.
  * - `localhost` resolves to `127.0.0.1`, and a listener on `0.0.0.0` or `::` accepts any host.
+ * - `resolve` reads only the host table (`hosts` and `setHost`). `connect` does not read it, so
+ *   a test connects to the addresses that `resolve` returned.
  */
 export class MemoryNetwork implements Network {
   readonly highWaterMark: number;
@@ -62,6 +70,7 @@ export class MemoryNetwork implements Network {
 
   readonly #listeners = new Map<string, MemoryListener[]>();
   readonly #roundRobin = new Map<string, number>();
+  readonly #hosts = new Map<string, string[]>();
   #nextPort = FIRST_EPHEMERAL_PORT;
   #deliveriesSinceYield = 0;
 
@@ -81,6 +90,36 @@ export class MemoryNetwork implements Network {
       options.maxChunkSize,
       DEFAULT_MAX_CHUNK_SIZE,
     );
+    for (const [hostname, addresses] of Object.entries(options.hosts ?? {})) {
+      this.setHost(hostname, addresses);
+    }
+  }
+
+  /** Makes `resolve(hostname)` return `addresses`. With an empty list, it rejects. */
+  setHost(hostname: string, addresses: readonly string[]): void {
+    for (const address of addresses) {
+      if (ipAddressFamily(address) === undefined) {
+        throw new RangeError(`MemoryNetwork host ${hostname}: "${address}" is not an IP address`);
+      }
+    }
+    this.#hosts.set(normalizeHostname(hostname), [...new Set(addresses)]);
+  }
+
+  /** Removes `hostname` from the host table, so `resolve` rejects it with `ENOTFOUND`. */
+  removeHost(hostname: string): void {
+    this.#hosts.delete(normalizeHostname(hostname));
+  }
+
+  resolve(hostname: string): Promise<string[]> {
+    if (ipAddressFamily(hostname) !== undefined) {
+      return Promise.resolve([hostname]);
+    }
+    const name = normalizeHostname(hostname);
+    const addresses = this.#hosts.get(name) ?? (name === "localhost" ? ["127.0.0.1"] : []);
+    if (addresses.length === 0) {
+      return Promise.reject(new NetworkError("ENOTFOUND", `host not found: ${hostname}`));
+    }
+    return Promise.resolve([...addresses]);
   }
 
   listen(options: ListenOptions, onOpen: OpenHandler): Promise<Listener> {
@@ -638,6 +677,12 @@ function positiveOption(name: string, value: number | undefined, fallback: numbe
     throw new RangeError(`MemoryNetwork option ${name} must be a positive integer, got ${value}`);
   }
   return value;
+}
+
+/** Lower-cases a host name and drops the trailing dot of a fully qualified name. */
+function normalizeHostname(hostname: string): string {
+  const lower = hostname.toLowerCase();
+  return lower.endsWith(".") ? lower.slice(0, -1) : lower;
 }
 
 function resolveHostname(hostname: string): string {

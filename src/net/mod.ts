@@ -1,3 +1,4 @@
 export * from "./types.ts";
 export * from "./memory.ts";
 export * from "./listen.ts";
+export * from "./ip-address.ts";

@@ -121,6 +121,12 @@ export interface Network {
    * a `NetworkError` when the connect fails or `options.signal` aborts it.
    */
   connect(options: ConnectOptions, onOpen: OpenHandler): Promise<Connection>;
+  /**
+   * Resolves a host name to its IPv4 and IPv6 addresses, each listed once. An IP address
+   * literal resolves to itself. Rejects with a `NetworkError` (`ENOTFOUND` when the name has no
+   * address). Each adapter documents which sources it reads, such as the hosts file.
+   */
+  resolve(hostname: string): Promise<string[]>;
 }
 
 /** Error codes that adapters map runtime errors to, named as POSIX and Node name them. */

@@ -1,1 +1,2 @@
+export * from "./keep-alive.ts";
 export * from "./pool.ts";

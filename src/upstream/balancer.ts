@@ -1,42 +1,38 @@
-/** A peer a balancer can pick, with its relative weight (at least 1). */
+/** A peer a balancer can pick, with its relative weight: a whole number of 1 or more. */
 export interface WeightedPeer {
   readonly weight: number;
 }
 
-/** Picks peers for a request; returns every candidate in the order to try them. */
-export interface Balancer<P extends WeightedPeer> {
-  candidates(): P[];
+/** Request and load information that a balancer may use to order the peers. */
+export interface BalanceContext<P> {
+  /** Hash key of the request, read by consistent hashing. Undefined when the request has none. */
+  readonly key?: string;
+  /** Requests in flight to `peer`, read by the load-aware balancers. Absent means 0 for all. */
+  readonly inFlight?: (peer: P) => number;
 }
 
 /**
- * Smooth weighted round robin, as nginx does it: each pick adds every peer's weight to its
- * running score, takes the highest and subtracts the total from it. Over a cycle each peer is
- * picked in proportion to its weight, spread out rather than in runs.
+ * Orders the peers of an upstream for one request. `candidates` returns every peer exactly
+ * once, best first. The caller tries them in order: it skips peers that are disabled,
+ * unhealthy or ejected, and moves to the next candidate on a retry. Balancers never filter by
+ * health themselves, so that health stays in one place and a retry needs no second call.
  */
-export class RoundRobinBalancer<P extends WeightedPeer> implements Balancer<P> {
+export interface Balancer<P extends WeightedPeer> {
   readonly peers: readonly P[];
-  #scores: number[];
-  #totalWeight: number;
-
-  constructor(peers: readonly P[]) {
-    if (peers.length === 0) throw new Error("a balancer needs at least one peer");
-    this.peers = peers;
-    this.#scores = peers.map(() => 0);
-    this.#totalWeight = peers.reduce((sum, peer) => sum + peer.weight, 0);
-  }
-
-  /** The picked peer first, then the others in list order after it. */
-  candidates(): P[] {
-    const peers = this.peers;
-    if (peers.length === 1) return [peers[0]];
-    let best = 0;
-    for (let i = 0; i < peers.length; i++) {
-      this.#scores[i] += peers[i].weight;
-      if (this.#scores[i] > this.#scores[best]) best = i;
-    }
-    this.#scores[best] -= this.#totalWeight;
-    const ordered: P[] = [];
-    for (let i = 0; i < peers.length; i++) ordered.push(peers[(best + i) % peers.length]);
-    return ordered;
-  }
+  candidates(context?: BalanceContext<P>): P[];
+  /**
+   * Replaces the peer list, such as after service discovery. The balancer's state starts
+   * over. Requests in flight keep the peer objects they already have.
+   */
+  setPeers(peers: readonly P[]): void;
 }
+
+/** Names of the balancing algorithms, as the configuration writes them. */
+export type BalancingAlgorithm =
+  | "round_robin"
+  | "least_requests"
+  | "random_two"
+  | "consistent_hash";
+
+// Callers import the original balancer from this module, so it stays reachable here.
+export { RoundRobinBalancer } from "./round-robin.ts";

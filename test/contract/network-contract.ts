@@ -344,6 +344,22 @@ export function runNetworkContract(
       await assertRejectsWith(h.network.listen({ hostname: HOST, port }, echoOpen), "EADDRINUSE");
     });
 
+    // Only names every machine resolves locally: these tests must not depend on outside DNS.
+    run("resolve localhost to loopback", async (h) => {
+      const addresses = await withTimeout(h.network.resolve("localhost"), "resolve localhost");
+      assert.ok(addresses.length > 0, "localhost resolved to no address");
+      assert.equal(new Set(addresses).size, addresses.length, `repeated address in ${addresses}`);
+      for (const address of addresses) {
+        const loopback = address === "::1" || address.startsWith("127.");
+        assert.ok(loopback, `localhost resolved to ${address}, which is not a loopback address`);
+      }
+    });
+
+    run("resolve an IP literal to itself", async (h) => {
+      assert.deepEqual(await withTimeout(h.network.resolve(HOST), "resolve IPv4"), [HOST]);
+      assert.deepEqual(await withTimeout(h.network.resolve("::1"), "resolve IPv6"), ["::1"]);
+    });
+
     run("listen with reusePort", async (h) => {
       // Where the runtime cannot share ports, the option must be ignored, not fail.
       const { port } = await h.listen(echo, { hostname: HOST, port: 0, reusePort: true });

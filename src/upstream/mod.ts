@@ -1,0 +1,14 @@
+export type { BalanceContext, Balancer, BalancingAlgorithm, WeightedPeer } from "./balancer.ts";
+export * from "./consistent-hash.ts";
+export * from "./create-balancer.ts";
+export * from "./discovery.ts";
+export * from "./hash.ts";
+export * from "./hash-key.ts";
+export * from "./health.ts";
+export * from "./health-check.ts";
+export * from "./least-requests.ts";
+export * from "./random-two.ts";
+export * from "./retry-budget.ts";
+export * from "./round-robin.ts";
+export * from "./selector.ts";
+export * from "./status-ranges.ts";
