@@ -60,19 +60,21 @@ export function isDigitByte(byte: number): boolean {
   return byte >= 0x30 && byte <= 0x39;
 }
 
+const windows1252Decoder = new TextDecoder("latin1");
+
+/** A character that windows-1252 produces for a byte in 0x80–0x9F and Latin-1 does not. */
+const ABOVE_LATIN1 = /[\u0100-\uffff]/;
+
 /**
  * Decodes bytes one to one into UTF-16 code units (ISO-8859-1), so obs-text bytes survive a
- * round trip through `encodeLatin1`. `TextDecoder("latin1")` cannot do this: WHATWG maps that
- * label to windows-1252, which changes bytes 0x80–0x9F.
+ * round trip through `encodeLatin1`. WHATWG maps the label "latin1" to windows-1252, which
+ * differs from ISO-8859-1 only for bytes 0x80–0x9F (they become characters above U+00FF), so
+ * the native decoder is used and its result kept unless such a character shows up.
  */
 export function decodeLatin1(bytes: Uint8Array, start: number, end: number): string {
-  const length = end - start;
-  if (length <= 0) return "";
-  if (length <= 64) {
-    let text = "";
-    for (let i = start; i < end; i++) text += String.fromCharCode(bytes[i]);
-    return text;
-  }
+  if (end <= start) return "";
+  const decoded = windows1252Decoder.decode(bytes.subarray(start, end));
+  if (!ABOVE_LATIN1.test(decoded)) return decoded;
   let text = "";
   for (let i = start; i < end; i += 4096) {
     const slice = bytes.subarray(i, Math.min(end, i + 4096));

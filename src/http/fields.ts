@@ -28,12 +28,23 @@ export function getAllFields(fields: FieldList, lowerName: string): string[] {
 export function splitList(values: readonly string[]): string[] {
   const elements: string[] = [];
   for (const value of values) {
-    for (const part of value.split(",")) {
-      const element = part.replace(/^[ \t]+|[ \t]+$/g, "");
+    let start = 0;
+    while (start <= value.length) {
+      let end = value.indexOf(",", start);
+      if (end === -1) end = value.length;
+      const element = trimWhitespace(value, start, end);
       if (element.length > 0) elements.push(element);
+      start = end + 1;
     }
   }
   return elements;
+}
+
+/** Returns `text` from `start` to `end` without leading and trailing SP and HTAB. */
+function trimWhitespace(text: string, start: number, end: number): string {
+  while (start < end && (text.charCodeAt(start) === 0x20 || text.charCodeAt(start) === 0x09)) start++;
+  while (end > start && (text.charCodeAt(end - 1) === 0x20 || text.charCodeAt(end - 1) === 0x09)) end--;
+  return text.slice(start, end);
 }
 
 /** Connection options (RFC 9110 §7.6.1), lower-cased. */

@@ -40,10 +40,11 @@ export interface ResponseHead {
 
 /** Parses a complete request head, as returned by `HeadScanner`. Throws HttpParseError. */
 export function parseRequestHead(bytes: Uint8Array): RequestHead {
+  const text = decodeHead(bytes);
   let i = 0;
   while (TOKEN[bytes[i]]) i++;
   if (i === 0 || bytes[i] !== SP) throw invalidAt(bytes, i, "INVALID_METHOD", "invalid method");
-  const method = decodeLatin1(bytes, 0, i);
+  const method = text.slice(0, i);
   i++;
 
   const targetStart = i;
@@ -60,7 +61,7 @@ export function parseRequestHead(bytes: Uint8Array): RequestHead {
     }
     throw invalidAt(bytes, i, "INVALID_TARGET", "invalid byte in request-target");
   }
-  const target = decodeLatin1(bytes, targetStart, i);
+  const target = text.slice(targetStart, i);
   i++;
 
   const versionMinor = parseVersion(bytes, i);
@@ -68,11 +69,12 @@ export function parseRequestHead(bytes: Uint8Array): RequestHead {
   if (bytes[i] !== CR || bytes[i + 1] !== LF) {
     throw invalidAt(bytes, i, "INVALID_VERSION", "invalid HTTP version");
   }
-  return { method, target, versionMinor, fields: parseFields(bytes, i + 2, false) };
+  return { method, target, versionMinor, fields: parseFields(bytes, i + 2, false, text) };
 }
 
 /** Parses a complete response head, as returned by `HeadScanner`. Throws HttpParseError. */
 export function parseResponseHead(bytes: Uint8Array): ResponseHead {
+  const text = decodeHead(bytes);
   const versionMinor = parseVersion(bytes, 0);
   let i = 8;
   if (bytes[i] !== SP) throw invalidAt(bytes, i, "INVALID_STATUS", "invalid status line");
@@ -90,12 +92,12 @@ export function parseResponseHead(bytes: Uint8Array): ResponseHead {
   if (bytes[i] === SP) {
     const reasonStart = ++i;
     while (REASON[bytes[i]]) i++;
-    reason = decodeLatin1(bytes, reasonStart, i);
+    reason = text.slice(reasonStart, i);
   }
   if (bytes[i] !== CR || bytes[i + 1] !== LF) {
     throw invalidAt(bytes, i, "INVALID_STATUS", "invalid byte in status line");
   }
-  return { versionMinor, status, reason, fields: parseFields(bytes, i + 2, true) };
+  return { versionMinor, status, reason, fields: parseFields(bytes, i + 2, true, text) };
 }
 
 /**
@@ -103,12 +105,17 @@ export function parseResponseHead(bytes: Uint8Array): ResponseHead {
  * 0). With `lenientColon`, whitespace between a field name and its colon is removed
  * (RFC 9112 §5.1 requires a proxy to do so in responses), except on framing fields.
  */
-export function parseFields(bytes: Uint8Array, start: number, lenientColon: boolean): FieldList {
+export function parseFields(
+  bytes: Uint8Array,
+  start: number,
+  lenientColon: boolean,
+  text: string = decodeHead(bytes),
+): FieldList {
   const fields: FieldList = [];
   let i = start;
   while (bytes[i] !== CR) {
     const nameStart = i;
-    while (TOKEN[bytes[i]]) i++;
+    while (TOKEN[bytes[i]] === 1) i++;
     const nameEnd = i;
     if (nameEnd === nameStart) {
       if (bytes[i] === SP || bytes[i] === HTAB) {
@@ -119,7 +126,7 @@ export function parseFields(bytes: Uint8Array, start: number, lenientColon: bool
     if (bytes[i] !== COLON) {
       if (bytes[i] === SP || bytes[i] === HTAB) {
         while (bytes[i] === SP || bytes[i] === HTAB) i++;
-        const name = decodeLatin1(bytes, nameStart, nameEnd);
+        const name = text.slice(nameStart, nameEnd);
         if (!lenientColon || bytes[i] !== COLON || isFramingField(name)) {
           throw new HttpParseError(
             "WHITESPACE_BEFORE_COLON",
@@ -137,15 +144,17 @@ export function parseFields(bytes: Uint8Array, start: number, lenientColon: bool
     while (bytes[i] === SP || bytes[i] === HTAB) i++;
     const valueStart = i;
     let valueEnd = i;
-    while (FIELD_VALUE[bytes[i]]) {
-      if (bytes[i] !== SP && bytes[i] !== HTAB) valueEnd = i + 1;
-      i++;
+    let byte = bytes[i];
+    while (FIELD_VALUE[byte] === 1) {
+      // FIELD_VALUE admits only HTAB and SP at or below 0x20, so this skips trailing OWS.
+      if (byte > SP) valueEnd = i + 1;
+      byte = bytes[++i];
     }
     if (bytes[i] !== CR || bytes[i + 1] !== LF) {
       if (bytes[i] === CR) throw new HttpParseError("BARE_CR", "CR without LF in field line", i);
       throw invalidAt(bytes, i, "INVALID_FIELD_VALUE", "invalid byte in field value");
     }
-    const name = decodeLatin1(bytes, nameStart, nameEnd);
+    const name = text.slice(nameStart, nameEnd);
     if (valueEnd < i && isFramingField(name) && hasTab(bytes, valueEnd, i)) {
       // Node's llhttp (Node 20) rejects a framing value followed by HTAB, so Cairn does too:
       // no origin behind it may read such a message differently.
@@ -155,7 +164,7 @@ export function parseFields(bytes: Uint8Array, start: number, lenientColon: bool
         valueEnd,
       );
     }
-    fields.push(name, decodeLatin1(bytes, valueStart, valueEnd));
+    fields.push(name, text.slice(valueStart, valueEnd));
     i += 2;
   }
   if (bytes[i + 1] !== LF) throw new HttpParseError("BARE_CR", "CR without LF after fields", i);
@@ -165,6 +174,14 @@ export function parseFields(bytes: Uint8Array, start: number, lenientColon: bool
 function hasTab(bytes: Uint8Array, start: number, end: number): boolean {
   for (let i = start; i < end; i++) if (bytes[i] === HTAB) return true;
   return false;
+}
+
+/**
+ * Decodes a whole head once, so names and values are cheap slices of one string instead of
+ * strings built byte by byte.
+ */
+function decodeHead(bytes: Uint8Array): string {
+  return decodeLatin1(bytes, 0, bytes.length);
 }
 
 function isFramingField(name: string): boolean {
