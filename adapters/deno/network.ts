@@ -35,12 +35,18 @@ import { ipAddressFamily } from "../../src/net/ip-address.ts";
 export interface DenoNetworkOptions {
   /** Queued bytes per connection above which `write` returns `false`. Default 64 KiB. */
   highWaterMark?: number;
-  /** Size of the buffer for each `read()` call in bytes. Default 64 KiB. */
+  /**
+   * Largest buffer for one `read()` call in bytes. Default 64 KiB. Each connection starts with
+   * a small buffer and doubles it while reads fill it, because a pending read holds its
+   * buffer: 10,000 idle connections with 64 KiB each would hold 640 MiB.
+   */
   readBufferSize?: number;
 }
 
 const DEFAULT_HIGH_WATER_MARK = 64 * 1024;
 const DEFAULT_READ_BUFFER_SIZE = 64 * 1024;
+/** First read buffer of a connection: enough for a typical request or response head. */
+const INITIAL_READ_BUFFER_SIZE = 4 * 1024;
 /** Pause before the next `accept()` after it failed, such as on EMFILE. */
 const ACCEPT_RETRY_DELAY_MS = 100;
 
@@ -390,7 +396,7 @@ class DenoConnection implements Connection {
   /** Reads until EOF, an error or the close. Runs once per connection. */
   async #readLoop(): Promise<void> {
     const handlers = this.#handlers!;
-    const buffer = new Uint8Array(this.#readBufferSize);
+    let buffer = new Uint8Array(Math.min(INITIAL_READ_BUFFER_SIZE, this.#readBufferSize));
     while (!this.#closing) {
       await this.#waitWhilePaused();
       if (this.#closing) {
@@ -416,6 +422,9 @@ class DenoConnection implements Connection {
       }
       if (count > 0) {
         const chunk = buffer.slice(0, count);
+        if (count === buffer.length && buffer.length < this.#readBufferSize) {
+          buffer = new Uint8Array(Math.min(buffer.length * 2, this.#readBufferSize));
+        }
         invoke(() => handlers.data(chunk));
       }
     }
