@@ -122,11 +122,28 @@ export const TARGETS: Record<TargetName, Target> = {
 };
 
 /**
- * Cairn's arguments. Its access log (one JSON line per request on standard output) stays on,
- * as with any `--listen` run, and goes to /dev/null. The other proxies write no access log.
+ * Cairn's arguments: a config file like `--listen` and `--upstream` would give, with the access
+ * log off, because none of the other proxies writes one.
  */
 function cairnArgs(context: TargetContext, port: number): string[] {
-  return ["--listen", `127.0.0.1:${port}`, "--upstream", originUrl(context)];
+  const path = join(context.dir, `cairn-${port}.yaml`);
+  writeFileSync(
+    path,
+    [
+      "listeners:",
+      `  - address: 127.0.0.1:${port}`,
+      "upstreams:",
+      "  origin:",
+      "    peers:",
+      `      - url: ${originUrl(context)}`,
+      "routes:",
+      "  - upstream: origin",
+      "logging:",
+      "  access: false",
+      "",
+    ].join("\n"),
+  );
+  return ["--config", path];
 }
 
 function originUrl(context: TargetContext): string {
