@@ -1,6 +1,12 @@
 import type { LogLevel } from "../config/schema.ts";
 import type { ProxyError } from "../proxy/errors.ts";
-import type { AccessRecord, ProxyEvents } from "../proxy/events.ts";
+import type {
+  AccessRecord,
+  DiscoveryChange,
+  PeerHealthChange,
+  ProxyEvents,
+  RetryRecord,
+} from "../proxy/events.ts";
 
 const LEVEL_RANK: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40 };
 
@@ -27,9 +33,11 @@ export interface LoggerOptions {
  * at once).
  *
  * Level policy: `error` for failures of Cairn itself and of its config; `warn` for failed
- * exchanges caused by an upstream (connect failures, timeouts, invalid responses); `info` for
- * start, stop and reload; `debug` for client mistakes (invalid requests, client timeouts and
- * aborts), which a public listener sees all the time.
+ * exchanges caused by an upstream (connect failures, timeouts, invalid responses), retries on
+ * the next peer, peers leaving the rotation and failed name resolutions; `info` for start, stop
+ * and reload, peers rejoining the rotation and peer sets changed by discovery; `debug` for
+ * client mistakes (invalid requests, client timeouts and aborts), which a public listener sees
+ * all the time, and for retries on a new connection after a stale pooled one.
  */
 export class Logger implements ProxyEvents {
   readonly options: LoggerOptions;
@@ -76,6 +84,47 @@ export class Logger implements ProxyEvents {
       source: error.source,
       ...context,
     });
+  }
+
+  retry(record: RetryRecord): void {
+    const { kind, reason, ...fields } = record;
+    const message = kind === "next_peer"
+      ? `retrying on the next peer: ${reason}`
+      : `retrying on a new connection: ${reason}`;
+    this.log(kind === "next_peer" ? "warn" : "debug", message, { ...fields, kind });
+  }
+
+  healthChanged(change: PeerHealthChange): void {
+    const { peer, detail } = change;
+    const fields = { ...change };
+    switch (change.kind) {
+      case "unhealthy":
+        this.log("warn", `peer ${peer} failed its health checks and left the rotation: ${detail}`, fields);
+        return;
+      case "healthy":
+        this.log("info", `peer ${peer} passed its health checks and rejoined the rotation`, fields);
+        return;
+      case "ejected":
+        this.log("warn", `peer ${peer} ejected for ${change.durationMs} ms after failed requests: ${detail}`, fields);
+        return;
+      case "ejection_ended":
+        this.log("info", `ejection of peer ${peer} ended: its next request is a trial`, fields);
+        return;
+      case "disabled":
+        this.log("warn", `peer ${peer} disabled`, fields);
+        return;
+      case "enabled":
+        this.log("info", `peer ${peer} enabled`, fields);
+        return;
+    }
+  }
+
+  discoveryChanged(change: DiscoveryChange): void {
+    this.log("info", `discovery changed the peers of upstream ${change.upstreamName}`, { ...change });
+  }
+
+  discoveryError(error: Error, context: { upstreamName: string; hostname: string }): void {
+    this.log("warn", `resolving ${context.hostname} failed, so its peers keep their last addresses: ${error.message}`, context);
   }
 
   /** Writes one diagnostic line when `level` is at or above the configured level. */

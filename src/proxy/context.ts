@@ -1,5 +1,6 @@
 import type { ConnectionPool, PeerTarget } from "../pool/pool.ts";
-import type { Balancer } from "../upstream/balancer.ts";
+import type { RetryBudget } from "../upstream/retry-budget.ts";
+import type { PeerSelector } from "../upstream/selector.ts";
 import type { AccessRecord, ProxyEvents } from "./events.ts";
 
 /** Limits and timeouts for client connections; every one has a default in the config schema. */
@@ -36,11 +37,25 @@ export interface UpstreamTimeouts {
   responseHeaderMs: number;
   /** Longest silence while a response body is read. */
   idleMs: number;
+  /** Deadline for the whole exchange, retries included; undefined means none. */
+  totalMs: number | undefined;
+}
+
+/** Rules for sending a request to the next candidate peer after a failed attempt. */
+export interface UpstreamRetries {
+  /** Tries per request, the first included; 1 turns retries to the next peer off. */
+  readonly attempts: number;
+  /** Response statuses that send an idempotent request without a body to the next peer. */
+  readonly onStatuses: ReadonlySet<number>;
 }
 
 export interface UpstreamGroup {
   readonly name: string;
-  readonly balancer: Balancer<UpstreamPeer>;
+  /** Orders the peers for each request and leaves out those that must not get requests. */
+  readonly selector: PeerSelector<UpstreamPeer>;
+  /** Limits retries in flight to a share of the requests in flight. */
+  readonly retryBudget: RetryBudget;
+  readonly retries: UpstreamRetries;
   readonly pool: ConnectionPool;
   readonly timeouts: UpstreamTimeouts;
 }

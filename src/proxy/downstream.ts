@@ -229,8 +229,17 @@ export class DownstreamConnection implements ConnectionHandlers {
     this.#close();
   }
 
-  /** Writes a small plain-text response that Cairn generated. */
-  sendLocalResponse(status: number, detail: string, headOnly: boolean, closeAfter: boolean): number {
+  /**
+   * Writes a small plain-text response that Cairn generated, with `Retry-After` when
+   * `retryAfterSeconds` is given. Returns the body bytes written.
+   */
+  sendLocalResponse(
+    status: number,
+    detail: string,
+    headOnly: boolean,
+    closeAfter: boolean,
+    retryAfterSeconds?: number,
+  ): number {
     const reason = reasonPhrase(status);
     const body = new TextEncoder().encode(`${status} ${reason}: ${detail}\n`);
     const fields = [
@@ -241,6 +250,7 @@ export class DownstreamConnection implements ConnectionHandlers {
       "Content-Length",
       String(body.length),
     ];
+    if (retryAfterSeconds !== undefined) fields.push("Retry-After", String(retryAfterSeconds));
     if (closeAfter) fields.push("Connection", "close");
     const head = serializeResponseHead(status, reason, fields);
     this.write(headOnly ? head : concatBytes([head, body]));

@@ -1,5 +1,6 @@
 import { HttpParseError } from "../http/parse-error.ts";
 import { NetworkError } from "../net/types.ts";
+import { PoolError } from "../pool/pool.ts";
 
 /** Which side of the proxy an error came from. */
 export type ErrorSource = "downstream" | "upstream" | "internal";
@@ -12,10 +13,13 @@ export type ProxyErrorCode =
   | "NO_PEER"
   | "CONNECT_FAILED"
   | "CONNECT_TIMEOUT"
+  | "QUEUE_FULL"
+  | "QUEUE_TIMEOUT"
   | "UPSTREAM_CLOSED"
   | "INVALID_RESPONSE"
   | "RESPONSE_TIMEOUT"
   | "UPSTREAM_IDLE_TIMEOUT"
+  | "TOTAL_TIMEOUT"
   | "CLIENT_CLOSED"
   | "CLIENT_TIMEOUT"
   | "SHUTDOWN"
@@ -33,10 +37,13 @@ const STATUS_BY_CODE: Record<ProxyErrorCode, number> = {
   NO_PEER: 503,
   CONNECT_FAILED: 502,
   CONNECT_TIMEOUT: 504,
+  QUEUE_FULL: 503,
+  QUEUE_TIMEOUT: 503,
   UPSTREAM_CLOSED: 502,
   INVALID_RESPONSE: 502,
   RESPONSE_TIMEOUT: 504,
   UPSTREAM_IDLE_TIMEOUT: 504,
+  TOTAL_TIMEOUT: 504,
   CLIENT_CLOSED: 499,
   CLIENT_TIMEOUT: 408,
   SHUTDOWN: 503,
@@ -52,10 +59,13 @@ const CLIENT_MESSAGES: Partial<Record<ProxyErrorCode, string>> = {
   NO_PEER: "no upstream server is available",
   CONNECT_FAILED: "the upstream server could not be reached",
   CONNECT_TIMEOUT: "the upstream server did not accept the connection in time",
+  QUEUE_FULL: "the upstream servers are busy",
+  QUEUE_TIMEOUT: "no connection to an upstream server became free in time",
   UPSTREAM_CLOSED: "the upstream server closed the connection before its response was complete",
   INVALID_RESPONSE: "the upstream server sent an invalid response",
   RESPONSE_TIMEOUT: "the upstream server did not respond in time",
   UPSTREAM_IDLE_TIMEOUT: "the upstream server stopped sending its response",
+  TOTAL_TIMEOUT: "the upstream server did not complete the response in time",
   SHUTDOWN: "the proxy is shutting down",
   INTERNAL: "internal error",
 };
@@ -68,11 +78,19 @@ export class ProxyError extends Error {
   readonly retryable: boolean;
   /** Status to answer with; set for request parse errors, else taken from the code. */
   readonly status: number;
+  /** Value of the `Retry-After` field of the error response, in seconds, when it has one. */
+  readonly retryAfterSeconds: number | undefined;
 
   constructor(
     code: ProxyErrorCode,
     message: string,
-    options: { source: ErrorSource; retryable?: boolean; status?: number; cause?: unknown },
+    options: {
+      source: ErrorSource;
+      retryable?: boolean;
+      status?: number;
+      retryAfterSeconds?: number;
+      cause?: unknown;
+    },
   ) {
     super(message, { cause: options.cause });
     this.name = "ProxyError";
@@ -80,6 +98,7 @@ export class ProxyError extends Error {
     this.source = options.source;
     this.retryable = options.retryable ?? false;
     this.status = options.status ?? STATUS_BY_CODE[code];
+    this.retryAfterSeconds = options.retryAfterSeconds;
   }
 
   /** The text for the client's error response: the full message only for client mistakes. */
@@ -109,16 +128,45 @@ export class ProxyError extends Error {
     });
   }
 
-  /** Wraps a failed connect to a peer. */
+  /** Wraps a failed connect to a peer; a connect timeout becomes `CONNECT_TIMEOUT`. */
   static fromConnect(error: unknown, peer: string): ProxyError {
     if (error instanceof ProxyError) return error;
     const code = error instanceof NetworkError ? error.code : "UNKNOWN";
     const detail = error instanceof Error ? error.message : String(error);
+    if (code === "ETIMEDOUT") {
+      return new ProxyError("CONNECT_TIMEOUT", `connect to ${peer} timed out: ${detail}`, {
+        source: "upstream",
+        retryable: true,
+        cause: error,
+      });
+    }
     return new ProxyError("CONNECT_FAILED", `connect to ${peer} failed (${code}): ${detail}`, {
       source: "upstream",
       retryable: true,
       cause: error,
     });
+  }
+
+  /**
+   * Wraps a failed `ConnectionPool.acquire`: a connect failure, a full or timed-out wait queue
+   * (503, retryable because nothing was sent), or a pool closed by shutdown.
+   */
+  static fromAcquire(error: unknown, peer: string): ProxyError {
+    if (!(error instanceof PoolError)) return ProxyError.fromConnect(error, peer);
+    switch (error.code) {
+      case "QUEUE_FULL":
+      case "QUEUE_TIMEOUT":
+        return new ProxyError(error.code, error.message, {
+          source: "upstream",
+          retryable: true,
+          retryAfterSeconds: 1,
+          cause: error,
+        });
+      case "POOL_CLOSED":
+        return new ProxyError("SHUTDOWN", error.message, { source: "internal", cause: error });
+      case "ABORTED":
+        return new ProxyError("INTERNAL", error.message, { source: "internal", cause: error });
+    }
   }
 }
 

@@ -7,7 +7,7 @@ import { parseResponseHead, type RequestHead, type ResponseHead } from "../http/
 import { HeadScanner } from "../http/head-scanner.ts";
 import { HttpParseError } from "../http/parse-error.ts";
 import { serializeRequestHead, serializeResponseHead } from "../http/serialize.ts";
-import { NetworkError } from "../net/types.ts";
+import { keepAliveTimeoutMs } from "../pool/keep-alive.ts";
 import type { UpstreamConnection, UpstreamOwner } from "../pool/pool.ts";
 import type { RouteTarget, UpstreamPeer } from "./context.ts";
 import type { DownstreamConnection } from "./downstream.ts";
@@ -23,15 +23,13 @@ import {
   upstreamRequestFields,
 } from "./forward.ts";
 import { Tunnel } from "./tunnel.ts";
+import { UpstreamAttempts } from "./upstream-attempts.ts";
 
 /** Response heads from origins are held to the same size limits as typical servers allow. */
 const RESPONSE_HEAD_LIMITS = { maxStartLineBytes: 8 * 1024, maxHeadBytes: 64 * 1024, maxFieldCount: 200 };
 
 /** Batched response bytes up to this size are copied into one buffer for a single write. */
 const COALESCE_MAX_BYTES = 64 * 1024;
-
-/** Connect attempts per request, each to the next candidate peer. */
-const MAX_CONNECT_ATTEMPTS = 3;
 
 /** Methods whose repetition has the same effect as one request (RFC 9110 §9.2.2). */
 const IDEMPOTENT_METHODS = new Set(["GET", "HEAD", "OPTIONS", "TRACE", "PUT", "DELETE"]);
@@ -50,9 +48,11 @@ export class Exchange implements UpstreamOwner {
   #info: RequestInfo | undefined;
   #route: RouteTarget | undefined;
   #peer: UpstreamPeer | undefined;
+  /** The candidate peers and the attempt under way; set once a route matched. */
+  #attempts: UpstreamAttempts | undefined;
   #upstream: UpstreamConnection | undefined;
   #finished = false;
-  /** A pooled connection failed before any response byte; the next attempt connects anew. */
+  /** A pooled connection to `#peer` failed before any response byte; the next try there connects anew. */
   #forceFreshConnection = false;
 
   // Request side.
@@ -123,17 +123,27 @@ export class Exchange implements UpstreamOwner {
       return;
     }
     const fields = this.head.fields;
-    this.#route = context.route({
-      host: info.authority,
-      path: info.path,
-      method: this.head.method,
-      header: (name) => getField(fields, name),
-    });
+    const header = (name: string) => getField(fields, name);
+    this.#route = context.route({ host: info.authority, path: info.path, method: this.head.method, header });
     if (!this.#route) {
       this.#fail(new ProxyError("NO_ROUTE", "no route matches this request", { source: "downstream" }));
       return;
     }
-    this.#connect(this.#route.group.balancer.candidates(), 0);
+
+    const clientAddress = this.downstream.clientAddress;
+    const attempts = new UpstreamAttempts(
+      this.#route.group,
+      { header, path: info.path, clientAddress },
+      { requestId: this.requestId, client: clientAddress, events: context.events },
+    );
+    if (!attempts.available) {
+      this.#fail(attempts.noPeerError());
+      return;
+    }
+
+    this.#attempts = attempts;
+    attempts.start((error) => this.#fail(error));
+    this.#connect();
   }
 
   /**
@@ -224,6 +234,7 @@ export class Exchange implements UpstreamOwner {
             this.#startTunnel(head, chunk.subarray(offset));
             return;
           }
+          if (head.status >= 200 && this.#retryOnStatus(head.status)) return;
           this.#onResponseHead(head);
           // #onResponseHead sets the decoder for a final response; interim ones leave it unset.
           if ((this.#responseDecoder as BodyDecoder | undefined)?.done) {
@@ -265,47 +276,47 @@ export class Exchange implements UpstreamOwner {
 
   // ---- Connecting and sending the request ----
 
-  #connect(candidates: UpstreamPeer[], attempt: number): void {
-    const route = this.#route!;
-    const peer = candidates[attempt % candidates.length];
+  /** Gets a connection to the current candidate peer and sends the request on it. */
+  #connect(): void {
+    const attempts = this.#attempts!;
+    const peer = attempts.peer;
+    // Only the peer whose pooled connection turned out stale needs a fresh connection.
+    if (peer !== this.#peer) this.#forceFreshConnection = false;
     this.#peer = peer;
-    const pool = route.group.pool;
-    const idle = this.#forceFreshConnection ? undefined : pool.takeIdle(peer.target, this);
+    // An idle connection is used at once, without the promise `acquire` would resolve later.
+    const idle = this.#forceFreshConnection ? undefined : attempts.group.pool.takeIdle(peer.target, this);
     if (idle) {
       this.#useUpstream(idle);
       return;
     }
-    pool.connect(peer.target, this).then(
+    attempts.acquire(this, this.#forceFreshConnection).then(
       (upstream) => {
         if (this.#finished || upstream.closed) {
           upstream.destroy();
-          if (!this.#finished) this.#retryConnect(candidates, attempt, new Error("connection closed at once"));
+          if (!this.#finished) this.#onAcquireFailed(new Error("connection closed at once"));
           return;
         }
         this.#useUpstream(upstream);
       },
       (error) => {
         if (this.#finished) return;
-        this.#retryConnect(candidates, attempt, error);
+        this.#onAcquireFailed(error);
       },
     );
   }
 
-  #retryConnect(candidates: UpstreamPeer[], attempt: number, error: unknown): void {
-    const failure = error instanceof NetworkError && error.code === "ETIMEDOUT"
-      ? new ProxyError("CONNECT_TIMEOUT", `connect to ${this.#peer!.label} timed out`, {
-        source: "upstream",
-        retryable: true,
-        cause: error,
-      })
-      : ProxyError.fromConnect(error, this.#peer!.label);
-    const attempts = Math.min(MAX_CONNECT_ATTEMPTS, candidates.length);
-    if (attempt + 1 < attempts) {
-      this.downstream.context.events.exchangeError(failure, this.#errorContext());
-      this.#connect(candidates, attempt + 1);
+  /**
+   * Handles a connect failure or a full or timed-out connection queue. Nothing was sent, so
+   * the request goes to the next candidate when the retry limits allow.
+   */
+  #onAcquireFailed(error: unknown): void {
+    const failure = ProxyError.fromAcquire(error, this.#peer!.label);
+    this.#attempts!.recordFailure(failure);
+    if (failure.retryable && this.#attempts!.next(failure.message, failure.code)) {
+      this.#connect();
       return;
     }
-    this.#fail(failure);
+    this.#fail(this.#attempts!.explainNoRetry(failure));
   }
 
   #useUpstream(upstream: UpstreamConnection): void {
@@ -357,6 +368,34 @@ export class Exchange implements UpstreamOwner {
 
   // ---- Relaying the response ----
 
+  /**
+   * Reports a final status to passive health. When the status is one of `retries.onStatuses`,
+   * repeating the request is safe and it has no body, sends the request to the next candidate
+   * instead of relaying this response, if the retry limits allow. Returns true when it did.
+   */
+  #retryOnStatus(status: number): boolean {
+    const attempts = this.#attempts!;
+    attempts.respond(status);
+    if (!attempts.retriesOnStatus(status) || !IDEMPOTENT_METHODS.has(this.head.method)) return false;
+    if (this.#info!.framing.kind !== "none" || !attempts.next(`status ${status}`, undefined)) return false;
+    // Nothing of this response reached the client. Its connection cannot be reused, because
+    // its body was not read.
+    this.#abandonUpstream();
+    this.#connect();
+    return true;
+  }
+
+  /** Closes the upstream connection before any of its response reached the client. */
+  #abandonUpstream(): void {
+    const upstream = this.#upstream;
+    this.#upstream = undefined;
+    upstream?.destroy();
+    this.#clearResponseTimer();
+    this.#responseScanner = undefined;
+    this.#receivedResponseBytes = false;
+    this.#upstreamPaused = false;
+  }
+
   #onResponseHead(head: ResponseHead): void {
     const clientMinor = this.head.versionMinor;
     if (head.status < 200) {
@@ -404,6 +443,7 @@ export class Exchange implements UpstreamOwner {
     if (!this.#requestBodyDone) {
       throw new HttpParseError("INVALID_STATUS", "101 Switching Protocols before the request body was complete", -1, 502);
     }
+    this.#attempts!.respond(101);
     this.#clearResponseTimer();
     this.#upstreamTimeMs = performance.now() - this.#requestSentAt;
     this.#status = 101;
@@ -471,8 +511,11 @@ export class Exchange implements UpstreamOwner {
     if (this.#upstreamPaused) upstream.connection.resume();
     this.#upstreamPaused = false;
     this.#upstream = undefined;
-    if (reusable) this.#route!.group.pool.release(upstream);
-    else upstream.destroy();
+    if (reusable) {
+      this.#route!.group.pool.release(upstream, { keepAliveTimeoutMs: keepAliveTimeoutMs(this.#responseHead!.fields) });
+    } else {
+      upstream.destroy();
+    }
     this.#finish(undefined);
     this.downstream.finishExchange(this, !this.#closeAfter);
   }
@@ -481,25 +524,32 @@ export class Exchange implements UpstreamOwner {
     if (this.#finished) return;
     const upstream = this.#upstream;
     const detail = error ? `: ${error.message}` : "";
-    // A pooled connection the origin closed while idle fails before any response byte. The
-    // request may go again on a fresh connection when repeating it is safe and nothing of its
-    // body was consumed (RFC 9112 §9.3.1).
-    if (
-      upstream?.reused && !this.#receivedResponseBytes && !this.#forceFreshConnection &&
-      IDEMPOTENT_METHODS.has(this.head.method) && this.#info!.framing.kind === "none"
-    ) {
-      this.#upstream = undefined;
-      upstream.destroy();
-      this.#clearResponseTimer();
+    // The request may go again when repeating it is safe, nothing of its body was consumed and
+    // no response byte arrived (RFC 9110 §9.2.2, RFC 9112 §9.3.1).
+    const repeatable = !this.#receivedResponseBytes && IDEMPOTENT_METHODS.has(this.head.method) &&
+      this.#info!.framing.kind === "none";
+    // A pooled connection the origin closed while idle fails this way: the same peer gets one
+    // more try on a fresh connection.
+    if (repeatable && upstream?.reused && !this.#forceFreshConnection) {
+      this.#abandonUpstream();
       this.#forceFreshConnection = true;
-      this.#responseScanner = undefined;
-      this.#connect([this.#peer!], 0);
+      this.#attempts!.reportFreshConnection(`pooled connection closed before the response${detail}`);
+      this.#connect();
       return;
     }
-    this.#fail(new ProxyError("UPSTREAM_CLOSED", `upstream connection closed before the response was complete${detail}`, {
+    const failure = new ProxyError("UPSTREAM_CLOSED", `upstream connection closed before the response was complete${detail}`, {
       source: "upstream",
       cause: error,
-    }));
+    });
+    if (repeatable) {
+      this.#attempts!.recordFailure(failure);
+      if (this.#attempts!.next(failure.message, failure.code)) {
+        this.#abandonUpstream();
+        this.#connect();
+        return;
+      }
+    }
+    this.#fail(this.#attempts!.explainNoRetry(failure));
   }
 
   // ---- Ending ----
@@ -507,6 +557,7 @@ export class Exchange implements UpstreamOwner {
   /** Ends the exchange on an error: a local error response if none started, else an abort. */
   #fail(error: ProxyError): void {
     if (this.#finished) return;
+    this.#attempts?.recordFailure(error);
     this.#flushToClient();
     const upstream = this.#upstream;
     this.#upstream = undefined;
@@ -534,7 +585,8 @@ export class Exchange implements UpstreamOwner {
       this.#requestBodyDone && this.#info !== undefined && this.#info.keepAlive &&
       this.#info.upgrade === undefined && !downstream.context.draining;
     this.#status = error.status;
-    this.#bytesOut = downstream.sendLocalResponse(error.status, error.clientMessage, this.head.method === "HEAD", !keepAlive);
+    const headOnly = this.head.method === "HEAD";
+    this.#bytesOut = downstream.sendLocalResponse(error.status, error.clientMessage, headOnly, !keepAlive, error.retryAfterSeconds);
     this.#finish(error);
     downstream.finishExchange(this, keepAlive);
   }
@@ -551,6 +603,7 @@ export class Exchange implements UpstreamOwner {
 
   #finish(error: ProxyError | undefined): void {
     this.#finished = true;
+    this.#attempts?.finish();
     this.#upstreamWritable = false;
     this.#clearResponseTimer();
     this.#clearBodyTimer();

@@ -1,12 +1,11 @@
-import type { Config, RouteConfig, UpstreamConfig } from "../config/schema.ts";
+import type { Config, RouteConfig } from "../config/schema.ts";
 import { listenOrExplain } from "../net/listen.ts";
-import type { ClientTlsOptions, Listener, Network } from "../net/types.ts";
-import { ConnectionPool, type PeerTarget } from "../pool/pool.ts";
+import type { Listener, Network } from "../net/types.ts";
 import { Router } from "../router/router.ts";
-import { RoundRobinBalancer } from "../upstream/balancer.ts";
-import type { ProxyContext, RouteRequest, RouteTarget, UpstreamGroup, UpstreamPeer } from "./context.ts";
+import type { ProxyContext, RouteRequest, RouteTarget, UpstreamGroup } from "./context.ts";
 import { DownstreamConnection } from "./downstream.ts";
 import type { ProxyEvents } from "./events.ts";
+import { type RunningUpstreamGroup, startUpstreamGroup } from "./upstream-group.ts";
 
 /** How often shutdown checks whether every connection has finished. */
 const DRAIN_POLL_MS = 25;
@@ -30,22 +29,32 @@ export interface BoundListener {
 export class ProxyServer {
   readonly config: Config;
   readonly listeners: BoundListener[] = [];
-  readonly groups: Map<string, UpstreamGroup>;
+  readonly groups = new Map<string, UpstreamGroup>();
+  #runningGroups: RunningUpstreamGroup[] = [];
   #connections = new Set<DownstreamConnection>();
   #draining = false;
 
-  private constructor(config: Config, groups: Map<string, UpstreamGroup>) {
+  private constructor(config: Config) {
     this.config = config;
-    this.groups = groups;
   }
 
-  /** Builds the upstream groups and routes, then binds every listener. */
+  /**
+   * Builds the upstream groups, with their health checks and discovery, and the routes, then
+   * binds every listener.
+   */
   static async start(config: Config, options: ProxyServerOptions): Promise<ProxyServer> {
-    const groups = new Map<string, UpstreamGroup>();
-    for (const upstream of config.upstreams.values()) {
-      groups.set(upstream.name, await buildGroup(upstream, options));
+    const server = new ProxyServer(config);
+    const groups = server.groups;
+    try {
+      for (const upstream of config.upstreams.values()) {
+        const running = await startUpstreamGroup(upstream, options);
+        server.#runningGroups.push(running);
+        groups.set(upstream.name, running.group);
+      }
+    } catch (error) {
+      await server.#stopGroups();
+      throw error;
     }
-    const server = new ProxyServer(config, groups);
     const targets = new Map<RouteConfig, RouteTarget>();
     for (const route of config.routes) targets.set(route, buildRouteTarget(route, groups));
     const router = new Router(config.routes);
@@ -79,7 +88,7 @@ export class ProxyServer {
       }
     } catch (error) {
       await server.#closeListeners();
-      for (const group of groups.values()) group.pool.close();
+      await server.#stopGroups();
       throw error;
     }
     return server;
@@ -109,7 +118,7 @@ export class ProxyServer {
       if (!connection.drained) aborted++;
       connection.abortForShutdown();
     }
-    for (const group of this.groups.values()) group.pool.close();
+    await this.#stopGroups();
     await listenersClosed;
     return aborted;
   }
@@ -127,37 +136,11 @@ export class ProxyServer {
     const bound = this.listeners.splice(0);
     await Promise.all(bound.map((entry) => entry.listener.close()));
   }
-}
 
-async function buildGroup(upstream: UpstreamConfig, options: ProxyServerOptions): Promise<UpstreamGroup> {
-  let tls: ClientTlsOptions | undefined;
-  if (upstream.peers.some((peer) => peer.scheme === "https")) {
-    tls = { verify: upstream.tls.verify, serverName: upstream.tls.serverName };
-    if (upstream.tls.caFile !== undefined) tls.ca = await options.readTextFile(upstream.tls.caFile);
+  async #stopGroups(): Promise<void> {
+    const running = this.#runningGroups.splice(0);
+    await Promise.all(running.map((entry) => entry.stop()));
   }
-  const peers: UpstreamPeer[] = upstream.peers.map((peer) => {
-    const hostPart = peer.hostname.includes(":") ? `[${peer.hostname}]` : peer.hostname;
-    // Without a configured serverName, the adapter sends the host name for SNI, or no SNI for
-    // an IP address (RFC 6066 §3 allows host names only).
-    const peerTls = peer.scheme === "https" ? { ...tls } : undefined;
-    const target: PeerTarget = {
-      key: `${peer.scheme}://${hostPart}:${peer.port}${peerTls ? `|${peerTls.serverName ?? ""}|${peerTls.verify}` : ""}`,
-      hostname: peer.hostname,
-      port: peer.port,
-      tls: peerTls,
-    };
-    return { target, authority: `${hostPart}:${peer.port}`, label: peer.url, weight: peer.weight };
-  });
-  return {
-    name: upstream.name,
-    balancer: new RoundRobinBalancer(peers),
-    pool: new ConnectionPool(options.network, {
-      maxIdlePerPeer: upstream.pool.maxIdlePerPeer,
-      idleTimeoutMs: upstream.pool.idleTimeoutMs,
-      connectTimeoutMs: upstream.timeouts.connectMs,
-    }),
-    timeouts: upstream.timeouts,
-  };
 }
 
 function buildRouteTarget(route: RouteConfig, groups: Map<string, UpstreamGroup>): RouteTarget {

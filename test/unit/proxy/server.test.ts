@@ -2,63 +2,19 @@ import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { parseConfigText } from "../../../src/config/load.ts";
 import { MemoryNetwork } from "../../../src/net/memory.ts";
-import type { Connection } from "../../../src/net/types.ts";
-import type { ProxyError } from "../../../src/proxy/errors.ts";
-import type { AccessRecord, ProxyEvents } from "../../../src/proxy/events.ts";
 import { ProxyServer } from "../../../src/proxy/server.ts";
+import {
+  connectClient,
+  countRequests,
+  countResponses,
+  OK,
+  Peer,
+  PROXY_PORT,
+  RecordingEvents,
+  until,
+} from "./memory-fixture.ts";
 
-
-const latin1 = new TextDecoder("latin1");
-
-const PROXY_PORT = 8080;
 const ORIGIN_PORT = 9000;
-
-class RecordingEvents implements ProxyEvents {
-  records: AccessRecord[] = [];
-  errors: ProxyError[] = [];
-  access(record: AccessRecord): void {
-    this.records.push(record);
-  }
-  exchangeError(error: ProxyError): void {
-    this.errors.push(error);
-  }
-  connectionError(error: ProxyError): void {
-    this.errors.push(error);
-  }
-}
-
-/** A memory-network endpoint that records what it receives. */
-class Peer {
-  connection!: Connection;
-  text = "";
-  ended = false;
-  closed = false;
-  onData: (peer: Peer) => void = () => {};
-
-  handlers() {
-    return {
-      data: (chunk: Uint8Array) => {
-        this.text += latin1.decode(chunk);
-        this.onData(this);
-      },
-      drain: () => {},
-      end: () => {
-        this.ended = true;
-      },
-      close: () => {
-        this.closed = true;
-      },
-    };
-  }
-
-  send(text: string): void {
-    this.connection.write(Uint8Array.from(text, (c) => c.charCodeAt(0)));
-  }
-
-  get finished(): boolean {
-    return this.ended || this.closed;
-  }
-}
 
 interface Setup {
   network: MemoryNetwork;
@@ -105,26 +61,6 @@ logging:
   });
   return { network, server, events, origins, script };
 }
-
-async function connectClient(network: MemoryNetwork): Promise<Peer> {
-  const client = new Peer();
-  client.connection = await network.connect({ hostname: "127.0.0.1", port: PROXY_PORT }, () => client.handlers());
-  return client;
-}
-
-async function until(check: () => boolean, timeoutMs = 2_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error("condition not met in time");
-    await new Promise((resolve) => setTimeout(resolve, 2));
-  }
-}
-
-function countResponses(text: string): number {
-  return (text.match(/HTTP\/1\.1 \d{3} /g) ?? []).length;
-}
-
-const OK = "HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok";
 
 describe("ProxyServer over the memory network", () => {
   test("does not reuse a connection with bytes after the response", async () => {
@@ -351,10 +287,6 @@ routes:
     await assert.rejects(connectClient(network), "the listener no longer accepts");
   });
 });
-
-function countRequests(text: string): number {
-  return (text.match(/ HTTP\/1\.1\r\n/g) ?? []).length;
-}
 
 function countOf(text: string, part: string): number {
   return text.split(part).length - 1;
