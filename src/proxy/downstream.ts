@@ -9,6 +9,7 @@ import type { Connection, ConnectionHandlers } from "../net/types.ts";
 import type { ProxyContext } from "./context.ts";
 import { ProxyError } from "./errors.ts";
 import { Exchange } from "./exchange.ts";
+import { Deadline } from "./deadline.ts";
 import type { Tunnel } from "./tunnel.ts";
 
 /**
@@ -46,8 +47,16 @@ export class DownstreamConnection implements ConnectionHandlers {
   #headStartedAt = 0;
   #pumping = false;
   #pumpAgain = false;
-  #headTimer: ReturnType<typeof setTimeout> | undefined;
-  #idleTimer: ReturnType<typeof setTimeout> | undefined;
+  #headDeadline = new Deadline(() => {
+    const error = new ProxyError("REQUEST_TIMEOUT", "request head was not complete in time", {
+      source: "downstream",
+    });
+    this.#answerHeadError(error);
+  });
+  #idleDeadline = new Deadline(() => {
+    if (this.idle) this.#close();
+  });
+  #lingerTimer: ReturnType<typeof setTimeout> | undefined;
   #onClosed: (connection: DownstreamConnection) => void;
 
   constructor(
@@ -347,38 +356,30 @@ export class DownstreamConnection implements ConnectionHandlers {
     this.#clearTimers();
     this.connection.end();
     // A client that never closes its side would hold the connection: give it a bounded time.
-    this.#idleTimer = setTimeout(() => this.connection.destroy(), LINGER_TIMEOUT_MS);
+    this.#lingerTimer = setTimeout(() => this.connection.destroy(), LINGER_TIMEOUT_MS);
   }
 
   #startIdleTimer(): void {
-    this.#stopIdleTimer();
-    this.#idleTimer = setTimeout(() => {
-      if (this.idle) this.#close();
-    }, this.context.limits.keepAliveTimeoutMs);
+    this.#idleDeadline.set(this.context.limits.keepAliveTimeoutMs);
   }
 
   #stopIdleTimer(): void {
-    if (this.#idleTimer !== undefined) clearTimeout(this.#idleTimer);
-    this.#idleTimer = undefined;
+    this.#idleDeadline.clear();
   }
 
   #startHeadTimer(): void {
-    this.#clearHeadTimer();
-    this.#headTimer = setTimeout(() => {
-      const error = new ProxyError("REQUEST_TIMEOUT", "request head was not complete in time", {
-        source: "downstream",
-      });
-      this.#answerHeadError(error);
-    }, this.context.limits.headerTimeoutMs);
+    this.#headDeadline.set(this.context.limits.headerTimeoutMs);
   }
 
   #clearHeadTimer(): void {
-    if (this.#headTimer !== undefined) clearTimeout(this.#headTimer);
-    this.#headTimer = undefined;
+    this.#headDeadline.clear();
   }
 
+  /** Removes every timer of the connection, so none outlives it. */
   #clearTimers(): void {
-    this.#clearHeadTimer();
-    this.#stopIdleTimer();
+    this.#headDeadline.dispose();
+    this.#idleDeadline.dispose();
+    if (this.#lingerTimer !== undefined) clearTimeout(this.#lingerTimer);
+    this.#lingerTimer = undefined;
   }
 }

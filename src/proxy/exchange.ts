@@ -22,6 +22,7 @@ import {
   switchingProtocolsFields,
   upstreamRequestFields,
 } from "./forward.ts";
+import { Deadline } from "./deadline.ts";
 import { Tunnel } from "./tunnel.ts";
 import { UpstreamAttempts } from "./upstream-attempts.ts";
 
@@ -61,7 +62,6 @@ export class Exchange implements UpstreamOwner {
   /** True while the upstream connection takes body bytes without backpressure. */
   #upstreamWritable = false;
   #requestSentAt = 0;
-  #bodyTimer: ReturnType<typeof setTimeout> | undefined;
 
   // Response side.
   #responseScanner: HeadScanner | undefined;
@@ -606,8 +606,8 @@ export class Exchange implements UpstreamOwner {
     this.#attempts?.finish();
     this.#upstreamWritable = false;
     this.#clearResponseTimer();
-    this.#clearBodyTimer();
-    this.#clearIdleTimer();
+    this.#bodyDeadline.dispose();
+    this.#idleDeadline.dispose();
     this.#clearSendTimer();
     const context = this.downstream.context;
     if (error && error.code !== "CLIENT_CLOSED") {
@@ -638,37 +638,38 @@ export class Exchange implements UpstreamOwner {
 
   // ---- Timers ----
 
-  #idleTimer: ReturnType<typeof setTimeout> | undefined;
+  #idleDeadline = new Deadline(() => {
+    const timeoutMs = this.#route!.group.timeouts.idleMs;
+    this.#fail(new ProxyError("UPSTREAM_IDLE_TIMEOUT", `upstream sent nothing for ${timeoutMs} ms`, {
+      source: "upstream",
+    }));
+  });
+
+  #bodyDeadline = new Deadline(() => {
+    const timeoutMs = this.downstream.context.limits.bodyTimeoutMs;
+    this.#fail(new ProxyError("REQUEST_TIMEOUT", `client sent no request body bytes for ${timeoutMs} ms`, {
+      source: "downstream",
+    }));
+  });
 
   #startIdleTimer(): void {
-    this.#clearIdleTimer();
-    if (this.#upstreamPaused || this.#finished) return;
-    const timeoutMs = this.#route!.group.timeouts.idleMs;
-    this.#idleTimer = setTimeout(() => {
-      this.#fail(new ProxyError("UPSTREAM_IDLE_TIMEOUT", `upstream sent nothing for ${timeoutMs} ms`, {
-        source: "upstream",
-      }));
-    }, timeoutMs);
+    if (this.#upstreamPaused || this.#finished) {
+      this.#idleDeadline.clear();
+      return;
+    }
+    this.#idleDeadline.set(this.#route!.group.timeouts.idleMs);
   }
 
   #clearIdleTimer(): void {
-    if (this.#idleTimer !== undefined) clearTimeout(this.#idleTimer);
-    this.#idleTimer = undefined;
+    this.#idleDeadline.clear();
   }
 
   #startBodyTimer(): void {
-    this.#clearBodyTimer();
-    const timeoutMs = this.downstream.context.limits.bodyTimeoutMs;
-    this.#bodyTimer = setTimeout(() => {
-      this.#fail(new ProxyError("REQUEST_TIMEOUT", `client sent no request body bytes for ${timeoutMs} ms`, {
-        source: "downstream",
-      }));
-    }, timeoutMs);
+    this.#bodyDeadline.set(this.downstream.context.limits.bodyTimeoutMs);
   }
 
   #clearBodyTimer(): void {
-    if (this.#bodyTimer !== undefined) clearTimeout(this.#bodyTimer);
-    this.#bodyTimer = undefined;
+    this.#bodyDeadline.clear();
   }
 
   #clearResponseTimer(): void {
