@@ -73,7 +73,8 @@ const ABOVE_LATIN1 = /[\u0100-\uffff]/;
  */
 export function decodeLatin1(bytes: Uint8Array, start: number, end: number): string {
   if (end <= start) return "";
-  const decoded = windows1252Decoder.decode(bytes.subarray(start, end));
+  const range = start === 0 && end === bytes.length ? bytes : bytes.subarray(start, end);
+  const decoded = windows1252Decoder.decode(range);
   if (!ABOVE_LATIN1.test(decoded)) return decoded;
   let text = "";
   for (let i = start; i < end; i += 4096) {
@@ -92,20 +93,14 @@ export function encodeLatin1(text: string): Uint8Array {
 
 const asciiEncoder = new TextEncoder();
 
-/** Encodes an ASCII-only string; faster than `encodeLatin1` for long heads. */
-export function encodeAscii(text: string): Uint8Array {
-  return asciiEncoder.encode(text);
-}
-
-/** True when every code unit is below 0x80, so UTF-8 and Latin-1 encodings agree. */
-export function isAscii(text: string): boolean {
-  for (let i = 0; i < text.length; i++) if (text.charCodeAt(i) >= 0x80) return false;
-  return true;
-}
-
-/** Encodes a head built from Latin-1 strings, taking the fast path when it is pure ASCII. */
+/**
+ * Encodes a head built from Latin-1 strings. The native UTF-8 encoder gives the same bytes
+ * when every character is ASCII, which shows as a result exactly as long as the text; only
+ * otherwise does the slower byte loop run.
+ */
 export function encodeHead(text: string): Uint8Array {
-  return isAscii(text) ? encodeAscii(text) : encodeLatin1(text);
+  const bytes = asciiEncoder.encode(text);
+  return bytes.length === text.length ? bytes : encodeLatin1(text);
 }
 
 /** Joins chunks into one buffer. */

@@ -272,12 +272,29 @@ export function relayedResponseFields(head: ResponseHead): FieldList {
   const result: FieldList = [];
   for (let i = 0; i < fields.length; i += 2) {
     const name = fields[i];
-    const lower = name.toLowerCase();
-    if (HOP_BY_HOP.has(lower)) continue;
-    if (nominated && nominated.has(lower) && !PROTECTED.has(lower)) continue;
+    if (isHopByHop(name)) continue;
+    if (nominated) {
+      const lower = name.toLowerCase();
+      if (nominated.has(lower) && !PROTECTED.has(lower)) continue;
+    }
     result.push(name, fields[i + 1]);
   }
   return result;
+}
+
+/** Checks HOP_BY_HOP, lower-casing only names of a length that one of its names has. */
+function isHopByHop(name: string): boolean {
+  switch (name.length) {
+    case 2:
+    case 7:
+    case 10:
+    case 14:
+    case 16:
+    case 17:
+      return HOP_BY_HOP.has(name.toLowerCase());
+    default:
+      return false;
+  }
 }
 
 function hasField(fields: FieldList, lowerName: string): boolean {
