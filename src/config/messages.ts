@@ -11,6 +11,8 @@ export interface SchemaProblem {
 export interface UnknownKeyParams {
   unknownKey: true;
   knownKeys: readonly string[];
+  /** Messages for keys that are settings of another section, in place of a suggestion. */
+  misplacedKeys?: Readonly<Record<string, string>>;
 }
 
 /**
@@ -172,6 +174,10 @@ function isUnknownKeyParams(params: unknown): params is UnknownKeyParams {
 
 /** Names the unknown key and suggests the closest known key or lists the known keys. */
 function unknownKeyMessage(key: string, params: UnknownKeyParams): string {
+  const misplaced = params.misplacedKeys;
+  if (misplaced !== undefined && Object.hasOwn(misplaced, key)) {
+    return misplaced[key];
+  }
   const suggestion = closestKey(key, params.knownKeys);
   if (suggestion !== undefined) {
     return `unknown key "${key}" (did you mean "${suggestion}"?)`;

@@ -141,6 +141,8 @@ export interface PeerConfig {
   port: number;
   /** Share of requests relative to the other peers' weights; a whole number of 1 or more. */
   weight: number;
+  /** The operator's switch: a disabled peer gets no requests, but its health checks still run. */
+  enabled: boolean;
 }
 
 export interface PoolConfig {
@@ -195,6 +197,17 @@ export interface RouteConfig {
   removeHeaders: string[];
   /** Host header value sent upstream in place of the client's. */
   hostRewrite: string | undefined;
+  timeouts: RouteTimeoutsConfig;
+}
+
+/**
+ * Deadlines that replace the upstream's for requests on one route; undefined keeps the
+ * upstream's value. Connect has no override because connections are pooled per peer.
+ */
+export interface RouteTimeoutsConfig {
+  responseHeaderMs: number | undefined;
+  idleMs: number | undefined;
+  totalMs: number | undefined;
 }
 
 /** Conditions a request must meet, all of them, for its route to match. */
@@ -305,12 +318,15 @@ const PROXY_MANAGED_HEADERS = new Set([
 /**
  * Builds an object schema that rejects unknown keys, with one issue per key at the key's path.
  * The issue carries the known keys so that the message can suggest the intended one.
+ * `misplacedKeys` gives the message, by key, for settings that belong in another section.
  */
 function strictObject<Shape extends z.ZodRawShape>(
   shape: Shape,
   objectParams?: z.core.$ZodObjectParams,
+  misplacedKeys?: Record<string, string>,
 ) {
   const params: UnknownKeyParams = { unknownKey: true, knownKeys: Object.keys(shape) };
+  if (misplacedKeys !== undefined) params.misplacedKeys = misplacedKeys;
   const unknownKey = z.unknown().superRefine((_value, context) => {
     context.addIssue({ code: "custom", message: "unknown key", params });
   });
@@ -573,6 +589,24 @@ const removeHeadersSchema = z.array(z.string()).transform((names, context) => {
   });
 });
 
+/** A route's `timeouts`: the upstream's fields except `connect`, each optional. */
+const routeTimeoutsSchema = strictObject(
+  {
+    responseHeader: durationValueSchema(1).optional(),
+    idle: durationValueSchema(1).optional(),
+    total: durationValueSchema(1).optional(),
+  },
+  undefined,
+  {
+    connect: "connect cannot be set per route, because connections are pooled per peer: " +
+      "set it in the upstream's timeouts",
+  },
+).transform((timeouts): RouteTimeoutsConfig => ({
+  responseHeaderMs: timeouts.responseHeader,
+  idleMs: timeouts.idle,
+  totalMs: timeouts.total,
+}));
+
 const routeSchema = strictObject({
   name: nameSchema.optional(),
   match: section(matchSchema.optional()),
@@ -583,6 +617,7 @@ const routeSchema = strictObject({
     .string()
     .transform((text, context) => unwrap(parseHostHeaderValue(text), context))
     .optional(),
+  timeouts: section(routeTimeoutsSchema.optional()),
 }).transform((route, context) => {
   const setHeaders = route.setHeaders ?? [];
   const removeHeaders = route.removeHeaders ?? [];
@@ -598,6 +633,8 @@ const routeSchema = strictObject({
   });
 
   const match: RouteMatch = route.match ?? { hosts: [], methods: [], headers: [] };
+  const timeouts: RouteTimeoutsConfig = route.timeouts ??
+    { responseHeaderMs: undefined, idleMs: undefined, totalMs: undefined };
   return {
     name: route.name,
     match,
@@ -605,6 +642,7 @@ const routeSchema = strictObject({
     setHeaders,
     removeHeaders,
     hostRewrite: route.hostRewrite,
+    timeouts,
   };
 });
 
@@ -613,6 +651,7 @@ const peerSchema = strictObject({
     return { text, ...unwrap(parsePeerUrl(text), context) };
   }),
   weight: z.int().min(1).default(1),
+  enabled: z.boolean().default(true),
 }, {
   // A peer written as a bare URL (`- http://...`) most likely meant `- url: http://...`.
   error: (issue) =>
@@ -626,6 +665,7 @@ const peerSchema = strictObject({
   hostname: peer.url.hostname,
   port: peer.url.port,
   weight: peer.weight,
+  enabled: peer.enabled,
 }));
 
 const peersSchema = z

@@ -31,14 +31,19 @@ export interface UpstreamPeer {
   readonly weight: number;
 }
 
-export interface UpstreamTimeouts {
-  connectMs: number;
+/** Deadlines of one exchange, which a route may set apart from its upstream's. */
+export interface ExchangeTimeouts {
   /** From the end of the request to the response head. */
   responseHeaderMs: number;
   /** Longest silence while a response body is read. */
   idleMs: number;
   /** Deadline for the whole exchange, retries included; undefined means none. */
   totalMs: number | undefined;
+}
+
+export interface UpstreamTimeouts extends ExchangeTimeouts {
+  /** Applies per peer, because connections are pooled per peer, so routes cannot override it. */
+  connectMs: number;
 }
 
 /** Rules for sending a request to the next candidate peer after a failed attempt. */
@@ -64,6 +69,8 @@ export interface UpstreamGroup {
 export interface RouteTarget {
   readonly name: string;
   readonly group: UpstreamGroup;
+  /** The group's timeouts with the route's overrides applied. */
+  readonly timeouts: ExchangeTimeouts;
   readonly hostRewrite?: string;
   /** Keyed by lower-case field name. */
   readonly setFields?: ReadonlyMap<string, { name: string; value: string }>;

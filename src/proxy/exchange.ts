@@ -132,7 +132,7 @@ export class Exchange implements UpstreamOwner {
 
     const clientAddress = this.downstream.clientAddress;
     const attempts = new UpstreamAttempts(
-      this.#route.group,
+      this.#route,
       { header, path: info.path, clientAddress },
       { requestId: this.requestId, client: clientAddress, events: context.events },
     );
@@ -358,7 +358,7 @@ export class Exchange implements UpstreamOwner {
   #onRequestSent(): void {
     this.#upstreamWritable = false;
     if (this.#responseHead !== undefined) return;
-    const timeoutMs = this.#route!.group.timeouts.responseHeaderMs;
+    const timeoutMs = this.#route!.timeouts.responseHeaderMs;
     this.#responseTimer = setTimeout(() => {
       this.#fail(new ProxyError("RESPONSE_TIMEOUT", `upstream sent no response head within ${timeoutMs} ms`, {
         source: "upstream",
@@ -639,7 +639,7 @@ export class Exchange implements UpstreamOwner {
   // ---- Timers ----
 
   #idleDeadline = new Deadline(() => {
-    const timeoutMs = this.#route!.group.timeouts.idleMs;
+    const timeoutMs = this.#route!.timeouts.idleMs;
     this.#fail(new ProxyError("UPSTREAM_IDLE_TIMEOUT", `upstream sent nothing for ${timeoutMs} ms`, {
       source: "upstream",
     }));
@@ -657,7 +657,7 @@ export class Exchange implements UpstreamOwner {
       this.#idleDeadline.clear();
       return;
     }
-    this.#idleDeadline.set(this.#route!.group.timeouts.idleMs);
+    this.#idleDeadline.set(this.#route!.timeouts.idleMs);
   }
 
   #clearIdleTimer(): void {

@@ -2,7 +2,13 @@ import type { Config, RouteConfig } from "../config/schema.ts";
 import { listenOrExplain } from "../net/listen.ts";
 import type { Listener, Network } from "../net/types.ts";
 import { Router } from "../router/router.ts";
-import type { ProxyContext, RouteRequest, RouteTarget, UpstreamGroup } from "./context.ts";
+import type {
+  ExchangeTimeouts,
+  ProxyContext,
+  RouteRequest,
+  RouteTarget,
+  UpstreamGroup,
+} from "./context.ts";
 import { DownstreamConnection } from "./downstream.ts";
 import type { ProxyEvents } from "./events.ts";
 import { type RunningUpstreamGroup, startUpstreamGroup } from "./upstream-group.ts";
@@ -146,9 +152,17 @@ export class ProxyServer {
 function buildRouteTarget(route: RouteConfig, groups: Map<string, UpstreamGroup>): RouteTarget {
   const setFields = new Map<string, { name: string; value: string }>();
   for (const field of route.setHeaders) setFields.set(field.name.toLowerCase(), field);
+  const group = groups.get(route.upstream)!;
+  // Resolved once here, so an exchange reads its deadlines without merging them per request.
+  const timeouts: ExchangeTimeouts = {
+    responseHeaderMs: route.timeouts.responseHeaderMs ?? group.timeouts.responseHeaderMs,
+    idleMs: route.timeouts.idleMs ?? group.timeouts.idleMs,
+    totalMs: route.timeouts.totalMs ?? group.timeouts.totalMs,
+  };
   return {
     name: route.name,
-    group: groups.get(route.upstream)!,
+    group,
+    timeouts,
     hostRewrite: route.hostRewrite,
     setFields: setFields.size > 0 ? setFields : undefined,
     removeFields: route.removeHeaders.length > 0 ? new Set(route.removeHeaders) : undefined,

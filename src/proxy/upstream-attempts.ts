@@ -1,7 +1,7 @@
 import type { UpstreamConnection, UpstreamOwner } from "../pool/pool.ts";
 import type { HashKeyRequest } from "../upstream/hash-key.ts";
 import type { PeerAttempt } from "../upstream/selector.ts";
-import type { UpstreamGroup, UpstreamPeer } from "./context.ts";
+import type { RouteTarget, UpstreamGroup, UpstreamPeer } from "./context.ts";
 import { ProxyError, type ProxyErrorCode } from "./errors.ts";
 import type { ProxyEvents } from "./events.ts";
 
@@ -36,6 +36,8 @@ export interface AttemptsRequest {
 export class UpstreamAttempts {
   readonly group: UpstreamGroup;
   readonly #request: AttemptsRequest;
+  /** `timeouts.total` of the route, which may differ from the group's. */
+  readonly #totalMs: number | undefined;
   readonly #candidates: UpstreamPeer[];
   #index = 0;
   #attempt: PeerAttempt<UpstreamPeer> | undefined;
@@ -48,11 +50,12 @@ export class UpstreamAttempts {
   #abort: AbortController | undefined;
   #totalTimer: ReturnType<typeof setTimeout> | undefined;
 
-  /** Orders the available peers of `group` for `hashRequest`. */
-  constructor(group: UpstreamGroup, hashRequest: HashKeyRequest, request: AttemptsRequest) {
-    this.group = group;
+  /** Orders the available peers of the route's group for `hashRequest`. */
+  constructor(route: RouteTarget, hashRequest: HashKeyRequest, request: AttemptsRequest) {
+    this.group = route.group;
     this.#request = request;
-    this.#candidates = group.selector.candidates(hashRequest);
+    this.#totalMs = route.timeouts.totalMs;
+    this.#candidates = route.group.selector.candidates(hashRequest);
   }
 
   /** False when every peer is disabled, unhealthy or ejected. */
@@ -73,7 +76,7 @@ export class UpstreamAttempts {
     this.#started = true;
     this.group.retryBudget.requestStarted();
     this.#attempt = this.group.selector.begin(this.peer);
-    const totalMs = this.group.timeouts.totalMs;
+    const totalMs = this.#totalMs;
     if (totalMs === undefined) return;
     this.#totalTimer = setTimeout(() => {
       const message = `exchange did not complete within ${totalMs} ms (timeouts.total)`;

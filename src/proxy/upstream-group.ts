@@ -71,9 +71,10 @@ export async function startUpstreamGroup(
         events.discoveryError(error, { upstreamName: upstream.name, hostname: spec.hostname }),
     });
   }
-  const peers = discovery === undefined
-    ? upstream.peers.map((peer) => upstreamPeer(peer, tls, peer.hostname))
-    : discovery.peers.map(peerFor);
+  const configured = discovery === undefined
+    ? upstream.peers.map((spec) => ({ spec, peer: upstreamPeer(spec, tls, spec.hostname) }))
+    : discovery.peers.map((discovered) => ({ spec: discovered.spec, peer: peerFor(discovered) }));
+  const peers = configured.map((entry) => entry.peer);
 
   const check = upstream.healthCheck;
   const health = new HealthRegistry(peers, {
@@ -82,6 +83,11 @@ export async function startUpstreamGroup(
     passive: upstream.passive,
     onChange: (event) => events.healthChanged(describeHealthEvent(upstream.name, event)),
   });
+  // `enabled: false` is the operator's switch, which the registry keeps apart from health: the
+  // peer gets no requests, but its active checks go on, so its health is known when enabled.
+  for (const { spec, peer } of configured) {
+    if (!spec.enabled) health.setEnabled(peer, false);
+  }
   const selector = new PeerSelector({
     balancer: createBalancer(upstream.balancing, peers, { peerKey: (peer) => peer.target.key }),
     health,
@@ -123,6 +129,10 @@ export async function startUpstreamGroup(
       removed: removed.map((peer) => peer.label),
       peers: next.length,
     });
+    // A new address of a disabled peer starts disabled too.
+    for (const discovered of change.added) {
+      if (!discovered.spec.enabled) health.setEnabled(peerFor(discovered), false);
+    }
   }
 
   let checker: HealthChecker<UpstreamPeer> | undefined;

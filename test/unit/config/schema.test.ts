@@ -57,6 +57,7 @@ upstreams:
       - url: http://10.0.0.1:3000
         weight: 3
       - url: https://app.internal
+        enabled: false
     balancing: consistent_hash
     hashKey: cookie:session
     healthCheck:
@@ -95,6 +96,7 @@ routes:
     setHeaders: { X-Env: prod }
     removeHeaders: [X-Debug]
     hostRewrite: app.internal:8443
+    timeouts: { responseHeader: 5s, idle: 10s, total: 20s }
   - match: { host: static.example.com, path: /index.html }
     upstream: static
   - upstream: app
@@ -135,6 +137,7 @@ demo:
           hostname: "10.0.0.1",
           port: 3000,
           weight: 3,
+          enabled: true,
         },
         {
           url: "https://app.internal",
@@ -142,6 +145,7 @@ demo:
           hostname: "app.internal",
           port: 443,
           weight: 1,
+          enabled: false,
         },
       ],
       balancing: "consistent_hash",
@@ -172,7 +176,14 @@ demo:
       tls: { serverName: "app.example.com", caFile: "certs/ca.pem", verify: false },
     });
     assert.deepEqual(config.upstreams.get("static")?.peers, [
-      { url: "http://[::1]:4000", scheme: "http", hostname: "::1", port: 4000, weight: 1 },
+      {
+        url: "http://[::1]:4000",
+        scheme: "http",
+        hostname: "::1",
+        port: 4000,
+        weight: 1,
+        enabled: true,
+      },
     ]);
 
     assert.deepEqual(config.routes[0], {
@@ -187,6 +198,7 @@ demo:
       setHeaders: [{ name: "x-env", value: "prod" }],
       removeHeaders: ["x-debug"],
       hostRewrite: "app.internal:8443",
+      timeouts: { responseHeaderMs: 5_000, idleMs: 10_000, totalMs: 20_000 },
     });
     assert.deepEqual(config.routes[1].match, {
       hosts: ["static.example.com"],
@@ -244,6 +256,7 @@ demo:
     });
     assert.deepEqual(upstream.tls, { serverName: undefined, caFile: undefined, verify: true });
     assert.equal(upstream.peers[0].weight, 1);
+    assert.equal(upstream.peers[0].enabled, true);
 
     assert.deepEqual(config.routes[0], {
       name: "route-0",
@@ -252,6 +265,7 @@ demo:
       setHeaders: [],
       removeHeaders: [],
       hostRewrite: undefined,
+      timeouts: { responseHeaderMs: undefined, idleMs: undefined, totalMs: undefined },
     });
     assert.deepEqual(config.limits, {
       maxRequestLineBytes: 8 * 1024,
@@ -1094,5 +1108,115 @@ describe("upstream balancing and health settings", () => {
     assert.equal(upstream.healthCheck?.intervalMs, 1_000);
     assert.equal(config.routes.length, 1);
     assert.equal(config.routes[0].upstream, "app");
+  });
+});
+
+describe("route timeouts", () => {
+  /** MINIMAL with `lines` added to its one route, indented under it. */
+  function withRoute(lines: string): string {
+    const indented = lines.trim().split("\n").map((line) => `    ${line}`).join("\n");
+    return MINIMAL.replace("  - upstream: app\n", `  - upstream: app\n${indented}\n`);
+  }
+
+  test("fields the route omits stay undefined", () => {
+    const config = parseOk(withRoute("timeouts: { responseHeader: 2s }"));
+    assert.deepEqual(config.routes[0].timeouts, {
+      responseHeaderMs: 2_000,
+      idleMs: undefined,
+      totalMs: undefined,
+    });
+  });
+
+  test("empty section overrides nothing", () => {
+    const config = parseOk(withRoute("timeouts:"));
+    assert.deepEqual(config.routes[0].timeouts, {
+      responseHeaderMs: undefined,
+      idleMs: undefined,
+      totalMs: undefined,
+    });
+  });
+
+  test("route leaves upstream timeouts unchanged", () => {
+    const text = withRoute("timeouts: { responseHeader: 2s, idle: 3s, total: 4s }");
+    const config = parseOk(text);
+    assert.deepEqual(config.upstreams.get("app")?.timeouts, {
+      connectMs: 5_000,
+      responseHeaderMs: 60_000,
+      idleMs: 60_000,
+      totalMs: undefined,
+    });
+  });
+
+  test("connect rejected with reason", () => {
+    assertOnlyProblem(
+      withRoute("timeouts: { connect: 1s, idle: 2s }"),
+      "routes[0].timeouts.connect",
+      /^connect cannot be set per route, because connections are pooled per peer: set it in the upstream's timeouts$/,
+    );
+  });
+
+  test("connect rejected beside other problems", () => {
+    const errors = parseErrors(withRoute("timeouts: { connect: 1s, total: 0s }"));
+    assert.deepEqual(errors.map((error) => error.path), [
+      "routes[0].timeouts.connect",
+      "routes[0].timeouts.total",
+    ]);
+    assert.match(errors[1].message, /at least 1ms/);
+  });
+
+  test("unknown key with suggestion", () => {
+    assertOnlyProblem(
+      withRoute("timeouts: { responseHeaders: 1s }"),
+      "routes[0].timeouts.responseHeaders",
+      /did you mean "responseHeader"/,
+    );
+  });
+
+  test("invalid durations rejected", () => {
+    assertOnlyProblem(
+      withRoute("timeouts: { idle: 0s }"),
+      "routes[0].timeouts.idle",
+      /too short: it must be at least 1ms/,
+    );
+    assertOnlyProblem(
+      withRoute("timeouts: { responseHeader: 30 }"),
+      "routes[0].timeouts.responseHeader",
+      /^duration "30" has no unit/,
+    );
+  });
+
+  test("timeouts must be a map", () => {
+    assertOnlyProblem(withRoute("timeouts: 5s"), "routes[0].timeouts", /expected a map, got "5s"/);
+  });
+});
+
+describe("peer enabled", () => {
+  test("enabled false parses", () => {
+    const text = MINIMAL.replace(
+      "      - url: http://127.0.0.1:3000",
+      "      - url: http://127.0.0.1:3000\n      - url: http://127.0.0.1:3001\n        enabled: false",
+    );
+    const peers = parseOk(text).upstreams.get("app")?.peers;
+    assert.deepEqual(peers?.map((peer) => peer.enabled), [true, false]);
+  });
+
+  test("every peer may be disabled", () => {
+    const text = MINIMAL.replace(
+      "      - url: http://127.0.0.1:3000",
+      "      - url: http://127.0.0.1:3000\n        enabled: false",
+    );
+    assert.equal(parseOk(text).upstreams.get("app")?.peers[0].enabled, false);
+  });
+
+  test("enabled must be a boolean", () => {
+    const text = MINIMAL.replace(
+      "      - url: http://127.0.0.1:3000",
+      '      - url: http://127.0.0.1:3000\n        enabled: "no"',
+    );
+    assertOnlyProblem(
+      text,
+      "upstreams.app.peers[0].enabled",
+      /^expected true or false, got "no"$/,
+    );
   });
 });

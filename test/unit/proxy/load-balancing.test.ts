@@ -648,3 +648,250 @@ describe("discovery through the server", () => {
     await server.shutdown(100);
   });
 });
+
+/** Milliseconds the slow origins below wait before they respond. */
+const SLOW_RESPONSE_MS = 150;
+
+/**
+ * Builds a config with the upstream `app` (one peer on port 9001) and two routes to it: `quick`
+ * for paths under `/quick/` and `patient` for every other path. The arguments are the fields of
+ * the `timeouts` maps of `quick` and of the upstream, such as `idle: 50ms`.
+ */
+function twoRoutes(quickTimeouts: string, upstreamTimeouts = ""): string {
+  return `
+listeners:
+  - address: 127.0.0.1:${PROXY_PORT}
+upstreams:
+  app:
+    peers:
+      - url: http://127.0.0.1:9001
+    timeouts: { ${upstreamTimeouts} }
+routes:
+  - name: quick
+    match: { pathPrefix: /quick/ }
+    upstream: app
+    timeouts: { ${quickTimeouts} }
+  - name: patient
+    upstream: app
+`;
+}
+
+/** Starts an origin on port 9001 that sends each response `SLOW_RESPONSE_MS` after the head. */
+async function startSlowOrigin(network: MemoryNetwork): Promise<Origin> {
+  const origin = await startOrigin(network, "slow", 9001);
+  origin.respond = (connection) => {
+    setTimeout(() => {
+      if (!connection.finished) connection.send(okFrom("slow"));
+    }, SLOW_RESPONSE_MS);
+  };
+  return origin;
+}
+
+describe("route timeouts", () => {
+  test("responseHeader applies to its route only", async () => {
+    const network = new MemoryNetwork();
+    await startSlowOrigin(network);
+    const events = new RecordingEvents();
+    const server = await startProxyServer(network, twoRoutes("responseHeader: 50ms"), events);
+
+    const started = Date.now();
+    const quick = await get(network, "/quick/a");
+    assert.equal(statusOf(quick), 504);
+    assert.ok(Date.now() - started < SLOW_RESPONSE_MS, "the route's deadline came first");
+    await until(() => events.records.length === 1);
+    assert.equal(events.records[0].route, "quick");
+    assert.equal(events.records[0].error, "RESPONSE_TIMEOUT");
+
+    const patient = await get(network, "/b");
+    assert.equal(statusOf(patient), 200);
+    assert.equal(bodyOf(patient), "slow");
+    await server.shutdown(100);
+  });
+
+  test("total applies to its route only", async () => {
+    const network = new MemoryNetwork();
+    await startSlowOrigin(network);
+    const events = new RecordingEvents();
+    const server = await startProxyServer(network, twoRoutes("total: 50ms"), events);
+
+    const quick = await get(network, "/quick/a");
+    assert.equal(statusOf(quick), 504);
+    await until(() => events.records.length === 1);
+    assert.equal(events.records[0].route, "quick");
+    assert.equal(events.records[0].error, "TOTAL_TIMEOUT");
+
+    const patient = await get(network, "/b");
+    assert.equal(statusOf(patient), 200);
+    assert.equal(bodyOf(patient), "slow");
+    await server.shutdown(100);
+  });
+
+  test("idle applies to its route only", async () => {
+    const network = new MemoryNetwork();
+    const origin = await startOrigin(network, "stalling", 9001);
+    // The head and half the body at once, the rest after a pause.
+    origin.respond = (connection) => {
+      connection.send("HTTP/1.1 200 OK\r\nContent-Length: 4\r\n\r\nab");
+      setTimeout(() => {
+        if (!connection.finished) connection.send("cd");
+      }, SLOW_RESPONSE_MS);
+    };
+    const events = new RecordingEvents();
+    const server = await startProxyServer(network, twoRoutes("idle: 50ms"), events);
+
+    const quick = await get(network, "/quick/a");
+    assert.equal(statusOf(quick), 200);
+    assert.equal(bodyOf(quick), "ab", "the response was cut short");
+    await until(() => events.records.length === 1);
+    assert.equal(events.records[0].error, "UPSTREAM_IDLE_TIMEOUT");
+
+    const patient = await get(network, "/b");
+    assert.equal(bodyOf(patient), "abcd");
+    await server.shutdown(100);
+  });
+
+  test("route raises the upstream's responseHeader", async () => {
+    const network = new MemoryNetwork();
+    await startSlowOrigin(network);
+    const yaml = twoRoutes("responseHeader: 2s", "responseHeader: 50ms");
+    const server = await startProxyServer(network, yaml);
+
+    assert.equal(statusOf(await get(network, "/quick/a")), 200);
+    assert.equal(statusOf(await get(network, "/b")), 504);
+    await server.shutdown(100);
+  });
+});
+
+describe("peer enabled in the config", () => {
+  /** Finds the group's peer whose log label is `label`. */
+  function peerOf(server: ProxyServer, label: string) {
+    const selector = server.groups.get("app")!.selector;
+    const peer = selector.balancer.peers.find((candidate) => candidate.label === label);
+    assert.ok(peer !== undefined, `no peer ${label}`);
+    return { peer, health: selector.health };
+  }
+
+  test("never sends requests to a disabled peer", async () => {
+    const network = new MemoryNetwork();
+    const enabled = await startOrigin(network, "enabled", 9001);
+    const disabled = await startOrigin(network, "disabled", 9002);
+    const events = new RecordingEvents();
+    const server = await startProxyServer(network, config(`
+    peers:
+      - url: http://127.0.0.1:9001
+      - url: http://127.0.0.1:9002
+        weight: 5
+        enabled: false
+`), events);
+
+    for (let i = 0; i < 6; i++) assert.equal(bodyOf(await get(network)), "enabled", `request ${i}`);
+    assert.equal(enabled.requests.length, 6);
+    assert.equal(disabled.requests.length, 0);
+    assert.deepEqual(events.healthChanges, [
+      { upstreamName: "app", peer: "http://127.0.0.1:9002", kind: "disabled" },
+    ]);
+    const { peer, health } = peerOf(server, "http://127.0.0.1:9002");
+    const stats = health.stats(peer);
+    assert.equal(stats?.enabled, false);
+    assert.equal(stats?.healthy, true, "the switch leaves health alone");
+    await server.shutdown(100);
+  });
+
+  test("responds 503 when every peer is disabled", async () => {
+    const network = new MemoryNetwork();
+    const origins = [await startOrigin(network, "a", 9001), await startOrigin(network, "b", 9002)];
+    const events = new RecordingEvents();
+    const server = await startProxyServer(network, config(`
+    peers:
+      - url: http://127.0.0.1:9001
+        enabled: false
+      - url: http://127.0.0.1:9002
+        enabled: false
+`), events);
+
+    const response = await get(network);
+    assert.equal(statusOf(response), 503);
+    assert.equal(fieldOf(response, "Retry-After"), "1");
+    assert.equal(origins[0].requests.length, 0);
+    assert.equal(origins[1].requests.length, 0);
+    await until(() => events.records.length === 1);
+    assert.equal(events.records[0].error, "NO_PEER");
+    await server.shutdown(100);
+  });
+
+  test("health checks keep running on a disabled peer", async () => {
+    const network = new MemoryNetwork();
+    await startOrigin(network, "enabled", 9001);
+    const disabled = await startOrigin(network, "disabled", 9002);
+    let checkStatus = "500 Internal Server Error";
+    disabled.respond = (connection, head) => {
+      if (head.startsWith("GET /health ")) {
+        connection.send(`HTTP/1.1 ${checkStatus}\r\nContent-Length: 0\r\n\r\n`);
+      } else {
+        connection.send(okFrom("disabled"));
+      }
+    };
+    const events = new RecordingEvents();
+    const server = await startProxyServer(network, config(`
+    peers:
+      - url: http://127.0.0.1:9001
+      - url: http://127.0.0.1:9002
+        enabled: false
+    healthCheck:
+      path: /health
+      interval: 10ms
+      timeout: 500ms
+      healthyThreshold: 1
+      unhealthyThreshold: 1
+`), events);
+    const { peer, health } = peerOf(server, "http://127.0.0.1:9002");
+    const kindsOf = (label: string) =>
+      events.healthChanges.filter((change) => change.peer === label).map((change) => change.kind);
+
+    await until(() => kindsOf("http://127.0.0.1:9002").includes("unhealthy"));
+    assert.equal(health.stats(peer)?.healthy, false);
+    assert.equal(health.stats(peer)?.enabled, false);
+
+    checkStatus = "200 OK";
+    await until(() => kindsOf("http://127.0.0.1:9002").includes("healthy"));
+    assert.equal(health.stats(peer)?.healthy, true);
+    assert.equal(bodyOf(await get(network)), "enabled", "a healthy disabled peer gets no requests");
+    const served = disabled.requests.filter((head) => !head.startsWith("GET /health "));
+    assert.equal(served.length, 0);
+
+    health.setEnabled(peer, true);
+    const bodies = new Set<string>();
+    for (let i = 0; i < 4; i++) bodies.add(bodyOf(await get(network)));
+    assert.ok(bodies.has("disabled"), "the enabled peer is back in rotation");
+    await server.shutdown(100);
+  });
+
+  test("disabled peer's discovered addresses stay disabled", async () => {
+    const network = new MemoryNetwork({ hosts: { "off.internal": ["127.0.0.1"] } });
+    const first = await startOrigin(network, "first", 9001, "127.0.0.1");
+    const second = await startOrigin(network, "second", 9001, "127.0.0.2");
+    const live = await startOrigin(network, "live", 9001, "127.0.0.3");
+    const events = new RecordingEvents();
+    const server = await startProxyServer(network, config(`
+    peers:
+      - url: http://off.internal:9001
+        enabled: false
+      - url: http://127.0.0.3:9001
+    discovery:
+      resolveInterval: 10ms
+`), events);
+
+    for (let i = 0; i < 3; i++) assert.equal(bodyOf(await get(network)), "live");
+    network.setHost("off.internal", ["127.0.0.1", "127.0.0.2"]);
+    await until(() => events.discoveryChanges.length === 2);
+    for (let i = 0; i < 3; i++) assert.equal(bodyOf(await get(network)), "live");
+    assert.equal(first.requests.length, 0);
+    assert.equal(second.requests.length, 0);
+    assert.equal(live.requests.length, 6);
+    const disabledLabels = events.healthChanges
+      .filter((change) => change.kind === "disabled")
+      .map((change) => change.peer);
+    assert.ok(disabledLabels.includes("http://off.internal:9001 (127.0.0.2)"));
+    await server.shutdown(100);
+  });
+});

@@ -12,6 +12,7 @@ function route(name: string, match: Partial<RouteMatch> = {}): RouteConfig {
     setHeaders: [],
     removeHeaders: [],
     hostRewrite: undefined,
+    timeouts: { responseHeaderMs: undefined, idleMs: undefined, totalMs: undefined },
   };
 }
 
