@@ -10,6 +10,13 @@ import type {
 
 const LEVEL_RANK: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40 };
 
+/** Level of a failed exchange's log line, by the side the error came from. */
+const LEVEL_BY_SOURCE: Record<ProxyError["source"], LogLevel> = {
+  downstream: "debug",
+  upstream: "warn",
+  internal: "error",
+};
+
 /**
  * Access lines are written in batches, at most this long after the request ended, so a busy
  * proxy makes one write per batch instead of one per request.
@@ -71,7 +78,8 @@ export class Logger implements ProxyEvents {
     error: ProxyError,
     context: { requestId: string; client: string; upstream?: string },
   ): void {
-    this.log(error.source === "downstream" ? "debug" : error.source === "upstream" ? "warn" : "error", error.message, {
+    const level: LogLevel = LEVEL_BY_SOURCE[error.source];
+    this.log(level, error.message, {
       code: error.code,
       source: error.source,
       ...context,

@@ -2,7 +2,7 @@ import { HttpParseError } from "../http/parse-error.ts";
 import { NetworkError } from "../net/types.ts";
 import { PoolError } from "../pool/pool.ts";
 
-/** Which side of the proxy an error came from. */
+/** The side of the proxy an error came from. */
 export type ErrorSource = "downstream" | "upstream" | "internal";
 
 /** Stable codes for every way an exchange can fail; `STATUS_BY_CODE` maps each to a status. */

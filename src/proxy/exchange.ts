@@ -693,7 +693,7 @@ export class Exchange implements UpstreamOwner {
   }
 }
 
-/** The protocol name of `name/version`, lower-cased for comparison. */
+/** Returns the protocol name of `name/version`, lower-cased for comparison. */
 function protocolName(protocol: string): string {
   const slash = protocol.indexOf("/");
   return (slash === -1 ? protocol : protocol.slice(0, slash)).toLowerCase();

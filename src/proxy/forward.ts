@@ -21,10 +21,10 @@ const HOP_BY_HOP = new Set([
 /** Fields a `Connection` option cannot remove, because routing or framing depends on them. */
 const PROTECTED = new Set(["host", "content-length", "transfer-encoding"]);
 
-/** How Cairn names itself in `Via` (RFC 9110 §7.6.3). */
+/** Cairn's pseudonym in `Via` (RFC 9110 §7.6.3). */
 export const VIA_PSEUDONYM = "cairn";
 
-/** What Cairn does with a request that passed `checkForwarding`. */
+/** The outcome of `checkForwarding` for a request it did not reject. */
 export type ForwardingDecision = "forward" | "answer";
 
 /**
@@ -194,7 +194,7 @@ export function upstreamRequestFields(
   return result;
 }
 
-/** How the response body is delimited toward the client. */
+/** The delimitation of the response body toward the client. */
 export type DownstreamFraming = "none" | "length" | "chunked" | "close";
 
 /**
