@@ -47,15 +47,13 @@ export class DownstreamConnection implements ConnectionHandlers {
   #headStartedAt = 0;
   #pumping = false;
   #pumpAgain = false;
-  #headDeadline = new Deadline(() => {
-    const error = new ProxyError("REQUEST_TIMEOUT", "request head was not complete in time", {
-      source: "downstream",
-    });
-    this.#answerHeadError(error);
-  });
-  #idleDeadline = new Deadline(() => {
-    if (this.idle) this.#close();
-  });
+  /**
+   * One deadline serves both waits of a connection, which never overlap: for the next request
+   * (keep-alive) and for the rest of a request head. One timer per connection keeps 10,000 idle
+   * connections cheap.
+   */
+  #deadline = new Deadline(() => this.#onDeadline());
+  #waitingFor: "idle" | "head" = "idle";
   #lingerTimer: ReturnType<typeof setTimeout> | undefined;
   #onClosed: (connection: DownstreamConnection) => void;
 
@@ -360,25 +358,37 @@ export class DownstreamConnection implements ConnectionHandlers {
   }
 
   #startIdleTimer(): void {
-    this.#idleDeadline.set(this.context.limits.keepAliveTimeoutMs);
+    this.#waitingFor = "idle";
+    this.#deadline.set(this.context.limits.keepAliveTimeoutMs);
   }
 
   #stopIdleTimer(): void {
-    this.#idleDeadline.clear();
+    this.#deadline.clear();
   }
 
   #startHeadTimer(): void {
-    this.#headDeadline.set(this.context.limits.headerTimeoutMs);
+    this.#waitingFor = "head";
+    this.#deadline.set(this.context.limits.headerTimeoutMs);
   }
 
   #clearHeadTimer(): void {
-    this.#headDeadline.clear();
+    this.#deadline.clear();
+  }
+
+  #onDeadline(): void {
+    if (this.#waitingFor === "idle") {
+      if (this.idle) this.#close();
+      return;
+    }
+    const error = new ProxyError("REQUEST_TIMEOUT", "request head was not complete in time", {
+      source: "downstream",
+    });
+    this.#answerHeadError(error);
   }
 
   /** Removes every timer of the connection, so none outlives it. */
   #clearTimers(): void {
-    this.#headDeadline.dispose();
-    this.#idleDeadline.dispose();
+    this.#deadline.dispose();
     if (this.#lingerTimer !== undefined) clearTimeout(this.#lingerTimer);
     this.#lingerTimer = undefined;
   }
