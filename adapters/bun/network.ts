@@ -12,7 +12,7 @@
  * hosts file entries apply.
  */
 
-import dns from "node:dns/promises";
+import { lookupAddresses } from "../node/lookup.ts";
 
 import {
   type ClientTlsOptions,
@@ -29,6 +29,7 @@ import {
   type SocketAddress,
   type TlsInfo,
 } from "../../src/net/types.ts";
+import { invoke, rethrowLater } from "../../src/net/invoke.ts";
 
 /** The part of Bun's socket API that this adapter uses, because bun-types is not installed. */
 interface BunSocket {
@@ -274,22 +275,8 @@ export class BunNetwork implements Network {
     });
   }
 
-  async resolve(hostname: string): Promise<string[]> {
-    let found: { address: string }[];
-    try {
-      found = await dns.lookup(hostname, { all: true });
-    } catch (error) {
-      const mapped = toNetworkError(error, false);
-      if (mapped.code === "ENOTFOUND") {
-        // The runtime's message may leave out the name, as Bun's does.
-        throw new NetworkError("ENOTFOUND", `host not found: ${hostname}`, { cause: error });
-      }
-      throw mapped;
-    }
-    if (found.length === 0) {
-      throw new NetworkError("ENOTFOUND", `host not found: ${hostname}`);
-    }
-    return [...new Set(found.map((entry) => entry.address))];
+  resolve(hostname: string): Promise<string[]> {
+    return lookupAddresses(hostname, (error) => toNetworkError(error, false));
   }
 }
 
@@ -799,19 +786,4 @@ function toNetworkError(error: unknown, duringHandshake: boolean): NetworkError 
 
 function abortError(signal: AbortSignal | undefined): NetworkError {
   return new NetworkError("ABORTED", "connect aborted", { cause: signal?.reason });
-}
-
-/** Calls a handler. An exception from it is a bug in the caller and surfaces as uncaught. */
-function invoke(call: () => void): void {
-  try {
-    call();
-  } catch (error) {
-    rethrowLater(error);
-  }
-}
-
-function rethrowLater(error: unknown): void {
-  queueMicrotask(() => {
-    throw error;
-  });
 }

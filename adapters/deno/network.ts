@@ -31,6 +31,7 @@ import {
   type TlsInfo,
 } from "../../src/net/types.ts";
 import { ipAddressFamily } from "../../src/net/ip-address.ts";
+import { invoke, rethrowLater } from "../../src/net/invoke.ts";
 
 export interface DenoNetworkOptions {
   /** Queued bytes per connection above which `write` returns `false`. Default 64 KiB. */
@@ -621,19 +622,4 @@ function positiveOption(name: string, value: number | undefined, fallback: numbe
     throw new RangeError(`DenoNetwork option ${name} must be a positive integer, got ${value}`);
   }
   return value;
-}
-
-/** Calls a handler. An exception from it is a bug in the caller and surfaces as uncaught. */
-function invoke(call: () => void): void {
-  try {
-    call();
-  } catch (error) {
-    rethrowLater(error);
-  }
-}
-
-function rethrowLater(error: unknown): void {
-  queueMicrotask(() => {
-    throw error;
-  });
 }

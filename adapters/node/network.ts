@@ -4,7 +4,7 @@
  * system's resolver (getaddrinfo), so entries in the hosts file apply.
  */
 
-import dns from "node:dns/promises";
+import { lookupAddresses } from "./lookup.ts";
 import net from "node:net";
 import tls from "node:tls";
 
@@ -21,6 +21,7 @@ import {
   type SocketAddress,
   type TlsInfo,
 } from "../../src/net/types.ts";
+import { invoke, rethrowLater } from "../../src/net/invoke.ts";
 
 /** Node error codes that keep their name as a `NetworkErrorCode`. */
 const SOCKET_ERROR_CODES: Record<string, NetworkErrorCode> = {
@@ -153,22 +154,8 @@ export class NodeNetwork implements Network {
     });
   }
 
-  async resolve(hostname: string): Promise<string[]> {
-    let found: { address: string }[];
-    try {
-      found = await dns.lookup(hostname, { all: true });
-    } catch (error) {
-      const mapped = toNetworkError(error, false);
-      if (mapped.code === "ENOTFOUND") {
-        // The runtime's message may leave out the name, as Bun's does.
-        throw new NetworkError("ENOTFOUND", `host not found: ${hostname}`, { cause: error });
-      }
-      throw mapped;
-    }
-    if (found.length === 0) {
-      throw new NetworkError("ENOTFOUND", `host not found: ${hostname}`);
-    }
-    return [...new Set(found.map((entry) => entry.address))];
+  resolve(hostname: string): Promise<string[]> {
+    return lookupAddresses(hostname, (error) => toNetworkError(error, false));
   }
 }
 
@@ -339,19 +326,4 @@ function abortError(signal: AbortSignal | undefined): NetworkError {
 
 function ipFamily(family: string | number | undefined): "IPv4" | "IPv6" {
   return family === "IPv6" || family === 6 ? "IPv6" : "IPv4";
-}
-
-/** Calls a handler. An exception from it is a bug in the caller and surfaces as uncaught. */
-function invoke(call: () => void): void {
-  try {
-    call();
-  } catch (error) {
-    rethrowLater(error);
-  }
-}
-
-function rethrowLater(error: unknown): void {
-  queueMicrotask(() => {
-    throw error;
-  });
 }

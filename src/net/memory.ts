@@ -19,6 +19,7 @@ import {
   type TlsInfo,
 } from "./types.ts";
 import { ipAddressFamily } from "./ip-address.ts";
+import { invoke, rethrowLater } from "./invoke.ts";
 
 export interface MemoryNetworkOptions {
   /** Queued bytes per connection above which `write` returns `false`. Default 64 KiB. */
@@ -648,21 +649,6 @@ function negotiateTls(
   const offered = client.alpnProtocols ?? [];
   const alpnProtocol = (server.alpnProtocols ?? []).find((protocol) => offered.includes(protocol));
   return { protocol: "TLSv1.3", alpnProtocol, serverName: client.serverName ?? hostname };
-}
-
-/** Calls a handler. An exception from it is a bug in the caller and surfaces as uncaught. */
-function invoke(call: () => void): void {
-  try {
-    call();
-  } catch (error) {
-    rethrowLater(error);
-  }
-}
-
-function rethrowLater(error: unknown): void {
-  queueMicrotask(() => {
-    throw error;
-  });
 }
 
 function abortError(signal: AbortSignal | undefined): NetworkError {
