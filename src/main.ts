@@ -1,9 +1,13 @@
+import { type AdminServer, createAdminApp, MetricsCollector, startAdminServer } from "./admin/mod.ts";
 import { DEFAULT_CONFIG_PATH, helpText, parseArgs } from "./cli/args.ts";
+import { parseListenAddress } from "./config/address.ts";
 import { configFromFlags, formatProblems, type LoadResult, parseConfigText } from "./config/load.ts";
 import type { Config } from "./config/schema.ts";
 import { startDemoOrigin } from "./demo/origin.ts";
 import { Logger } from "./log/logger.ts";
+import { isLoopbackHost } from "./net/ip-address.ts";
 import type { Listener } from "./net/types.ts";
+import { fanOutEvents } from "./proxy/fan-out-events.ts";
 import { ProxyServer } from "./proxy/server.ts";
 import type { Runtime } from "./runtime.ts";
 import { VERSION } from "./version.ts";
@@ -53,16 +57,76 @@ export async function runCli(runtime: Runtime): Promise<void> {
     runtime.writeStdout(`${source}: configuration is valid\n`);
     return void (await runtime.exit(0));
   }
-  await serve(runtime, loaded.config, source);
+  const admin = resolveAdmin(runtime, loaded.config, args.admin);
+  if (!admin.ok) {
+    runtime.writeStderr(`${PROGRAM_NAME}: ${admin.message}\n`);
+    return void (await runtime.exit(1));
+  }
+  await serve(runtime, loaded.config, source, admin.settings);
 }
 
-async function serve(runtime: Runtime, config: Config, source: string): Promise<void> {
+/** Address of the admin API and the bearer token it requires. */
+interface AdminSettings {
+  hostname: string;
+  port: number;
+  token: string | undefined;
+}
+
+/**
+ * Combines `--admin` with the `admin` section: the flag's address wins, and the token comes from
+ * the environment variable that `admin.tokenEnv` names. Rejects an address other than loopback
+ * without a token, and a `tokenEnv` whose variable is unset or empty.
+ */
+function resolveAdmin(
+  runtime: Runtime,
+  config: Config,
+  flagAddress: string | undefined,
+): { ok: true; settings: AdminSettings | undefined } | { ok: false; message: string } {
+  let address: { hostname: string; port: number } | undefined = config.admin;
+  let addressText = config.admin?.address;
+  if (flagAddress !== undefined) {
+    const parsed = parseListenAddress(flagAddress);
+    if (!parsed.ok) return { ok: false, message: `--admin: ${parsed.message}` };
+    address = parsed.value;
+    addressText = flagAddress;
+  }
+  if (address === undefined) return { ok: true, settings: undefined };
+
+  const tokenEnv = config.admin?.tokenEnv;
+  let token: string | undefined;
+  if (tokenEnv !== undefined) {
+    token = runtime.getEnv(tokenEnv);
+    if (token === undefined || token === "") {
+      return {
+        ok: false,
+        message: `admin.tokenEnv names the environment variable ${tokenEnv}, which is not set or ` +
+          "empty: set it to the bearer token for the admin API",
+      };
+    }
+  }
+  if (token === undefined && !isLoopbackHost(address.hostname)) {
+    return {
+      ok: false,
+      message: `admin address ${addressText} is not a loopback address: set admin.tokenEnv in the ` +
+        "configuration file to require a bearer token, or listen on 127.0.0.1",
+    };
+  }
+  return { ok: true, settings: { hostname: address.hostname, port: address.port, token } };
+}
+
+async function serve(
+  runtime: Runtime,
+  config: Config,
+  source: string,
+  adminSettings: AdminSettings | undefined,
+): Promise<void> {
   const logger = new Logger({
     level: config.logging.level,
     access: config.logging.access,
     writeStdout: (text) => runtime.writeStdout(text),
     writeStderr: (text) => runtime.writeStderr(text),
   });
+  const metrics = new MetricsCollector();
 
   let demo: Listener | undefined;
   let server: ProxyServer;
@@ -73,7 +137,7 @@ async function serve(runtime: Runtime, config: Config, source: string): Promise<
     }
     server = await ProxyServer.start(config, {
       network: runtime.network,
-      events: logger,
+      events: fanOutEvents(logger, metrics),
       readTextFile: (path) => runtime.readTextFile(path),
     });
   } catch (error) {
@@ -81,6 +145,27 @@ async function serve(runtime: Runtime, config: Config, source: string): Promise<
     logger.log("error", `start failed: ${detail}`, { config: source });
     await demo?.close();
     return void (await runtime.exit(1));
+  }
+
+  let admin: AdminServer | undefined;
+  if (adminSettings !== undefined) {
+    try {
+      const app = createAdminApp({
+        view: server,
+        metrics,
+        token: adminSettings.token,
+        onError: (error, path) => logger.log("error", `admin request failed: ${error.message}`, { path }),
+      });
+      admin = await startAdminServer(runtime.network, adminSettings, (request) => app.fetch(request), {
+        onError: (error) => logger.log("error", `admin response failed: ${describeError(error)}`),
+      });
+    } catch (error) {
+      const detail = error instanceof Error ? error.message : String(error);
+      logger.log("error", `start failed: ${detail}`, { config: source });
+      await server.shutdown(0);
+      await demo?.close();
+      return void (await runtime.exit(1));
+    }
   }
 
   logger.log("info", "cairn started", {
@@ -91,6 +176,7 @@ async function serve(runtime: Runtime, config: Config, source: string): Promise<
       name: entry.name,
       address: formatAddress(entry.listener.address),
     })),
+    ...(admin === undefined ? {} : { admin: formatAddress(admin.address) }),
   });
 
   let stopping = false;
@@ -106,7 +192,9 @@ async function serve(runtime: Runtime, config: Config, source: string): Promise<
       openConnections: server.openConnections,
       deadlineMs,
     });
+    // The admin API stays up through the drain, so /readyz returns 503 while requests finish.
     const aborted = await server.shutdown(deadlineMs);
+    await admin?.close();
     await demo?.close();
     if (aborted === 0) logger.log("info", "cairn stopped");
     else logger.log("warn", `cairn stopped: closed ${aborted} connections still busy at the deadline`, { aborted });
@@ -119,6 +207,10 @@ async function serve(runtime: Runtime, config: Config, source: string): Promise<
     // NOTE: reloading is not implemented yet; the handler keeps SIGHUP from ending the process.
     logger.log("warn", "SIGHUP received: config reload is not supported yet; restart to apply changes");
   });
+}
+
+function describeError(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
 }
 
 function formatAddress(address: { hostname: string; port: number; family: string }): string {

@@ -1,3 +1,4 @@
+import { parseListenAddress } from "../config/address.ts";
 import { editDistance } from "../config/messages.ts";
 
 /** Configuration file loaded when neither `--config` nor `--listen` is given. */
@@ -13,6 +14,8 @@ export type ParsedArgs =
     listen?: string;
     /** URLs given with `--upstream`, in order. */
     upstreams: string[];
+    /** Address given with `--admin`, already checked to be a valid `HOST:PORT`. */
+    admin?: string;
     /** Whether `--test` was given: check the configuration and exit without serving. */
     test: boolean;
   }
@@ -21,7 +24,7 @@ export type ParsedArgs =
   | { kind: "error"; message: string };
 
 /** Long options, which an unknown option is compared with to suggest the intended one. */
-const LONG_OPTIONS = ["--help", "--version", "--test", "--config", "--listen", "--upstream"];
+const LONG_OPTIONS = ["--help", "--version", "--test", "--config", "--listen", "--upstream", "--admin"];
 
 /**
  * Parses the arguments after the program name. Options take their value as the next argument
@@ -32,6 +35,7 @@ const LONG_OPTIONS = ["--help", "--version", "--test", "--config", "--listen", "
 export function parseArgs(args: readonly string[]): ParsedArgs {
   let configPath: string | undefined;
   let listen: string | undefined;
+  let admin: string | undefined;
   const upstreams: string[] = [];
   let test = false;
   let help = false;
@@ -101,6 +105,18 @@ export function parseArgs(args: readonly string[]): ParsedArgs {
         listen ??= value;
         break;
       }
+      case "--admin": {
+        const value = takeValue("HOST:PORT");
+        if (value !== undefined && admin !== undefined) {
+          error ??= `--admin is given twice ("${admin}" and "${value}"): give it once`;
+        }
+        if (value !== undefined) {
+          const parsed = parseListenAddress(value);
+          if (!parsed.ok) error ??= `--admin: ${parsed.message}`;
+        }
+        admin ??= value;
+        break;
+      }
       case "--upstream": {
         const value = takeValue("URL");
         if (value !== undefined) {
@@ -144,6 +160,9 @@ export function parseArgs(args: readonly string[]): ParsedArgs {
   if (listen !== undefined) {
     result.listen = listen;
   }
+  if (admin !== undefined) {
+    result.admin = admin;
+  }
   return result;
 }
 
@@ -179,8 +198,9 @@ export function helpText(programName: string): string {
   return `Cairn, an HTTP/1.1 reverse proxy.
 
 Usage:
-  ${p} [--config PATH] [--test]
-  ${p} --listen HOST:PORT --upstream URL [--upstream URL]... [--test]
+  ${p} [--config PATH] [--admin HOST:PORT] [--test]
+  ${p} --listen HOST:PORT --upstream URL [--upstream URL]...
+      [--admin HOST:PORT] [--test]
   ${p} --help | --version
 
 With no arguments, ${p} loads ${DEFAULT_CONFIG_PATH} and serves it. That path,
@@ -198,6 +218,10 @@ Options:
   --upstream URL      Send every request to this http:// or https:// origin.
                       Repeat it to balance round robin over several origins.
                       Requires --listen.
+  --admin HOST:PORT   Serve the admin API (/healthz, /readyz, /status,
+                      /metrics) on HOST:PORT, replacing admin.address of the
+                      configuration. An address other than loopback needs
+                      admin.tokenEnv in the configuration file.
   -v, --version       Print the version and exit.
   -h, --help          Print this help and exit.
 

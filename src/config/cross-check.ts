@@ -18,7 +18,7 @@ export function findCrossReferenceProblems(input: unknown): SchemaProblem[] {
   problems.push(...findUnknownUpstreams(input.routes, input.upstreams));
   problems.push(...findDuplicateNames(input.listeners, "listeners", "listener"));
   problems.push(...findDuplicateNames(input.routes, "routes", "route"));
-  problems.push(...findSharedAddresses(input.listeners, input.demo));
+  problems.push(...findSharedAddresses(input.listeners, input.demo, input.admin));
   return problems;
 }
 
@@ -94,10 +94,10 @@ function findDuplicateNames(
 }
 
 /**
- * Finds listeners, and the demo origin, that bind the same host and port, which would fail at
+ * Finds listeners, the demo origin and the admin API that bind the same host and port, which would fail at
  * startup. Port 0 is skipped because each bind gets its own free port.
  */
-function findSharedAddresses(listeners: unknown, demo: unknown): SchemaProblem[] {
+function findSharedAddresses(listeners: unknown, demo: unknown, admin: unknown): SchemaProblem[] {
   const bindings: { path: string; address: unknown }[] = [];
   if (Array.isArray(listeners)) {
     listeners.forEach((listener, index) => {
@@ -108,6 +108,9 @@ function findSharedAddresses(listeners: unknown, demo: unknown): SchemaProblem[]
   }
   if (isRecord(demo)) {
     bindings.push({ path: "demo.address", address: demo.address });
+  }
+  if (isRecord(admin)) {
+    bindings.push({ path: "admin.address", address: admin.address });
   }
 
   const firstPathByAddress = new Map<string, string>();

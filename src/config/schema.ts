@@ -6,6 +6,7 @@ import {
   parseListenAddress,
   parsePeerUrl,
 } from "./address.ts";
+import { isLoopbackHost } from "../net/ip-address.ts";
 import type { BalancingAlgorithm } from "../upstream/balancer.ts";
 import { type HashKeySource, parseHashKey } from "../upstream/hash-key.ts";
 import { parseStatusRanges, type StatusRange } from "../upstream/status-ranges.ts";
@@ -39,6 +40,8 @@ export interface Config {
   shutdown: ShutdownConfig;
   /** Address of the built-in demo origin, or undefined when it should not run. */
   demo: DemoConfig | undefined;
+  /** The admin API listener, or undefined when it should not run. */
+  admin: AdminConfig | undefined;
 }
 
 export interface ListenerConfig {
@@ -52,6 +55,17 @@ export interface ListenerConfig {
   port: number;
   /** The top-level limits with this listener's overrides applied. */
   limits: LimitsConfig;
+}
+
+export interface AdminConfig {
+  address: string;
+  hostname: string;
+  port: number;
+  /**
+   * Name of the environment variable that contains the bearer token every admin request must
+   * send. Required for an address other than loopback.
+   */
+  tokenEnv: string | undefined;
 }
 
 export interface DemoConfig {
@@ -1014,6 +1028,22 @@ const demoSchema = strictObject({
   address: listenAddressSchema,
 }).transform((demo): DemoConfig => ({ ...demo.address }));
 
+const adminSchema = strictObject({
+  address: listenAddressSchema,
+  tokenEnv: z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/, {
+    message: "must be an environment variable name: letters, digits and _, not starting with a digit",
+  }).optional(),
+}).superRefine((admin, context) => {
+  if (admin.tokenEnv === undefined && !isLoopbackHost(admin.address.hostname)) {
+    context.addIssue({
+      code: "custom",
+      path: ["address"],
+      message: `"${admin.address.address}" is not a loopback address: set tokenEnv to the name of ` +
+        "an environment variable that contains a bearer token, or listen on 127.0.0.1",
+    });
+  }
+}).transform((admin): AdminConfig => ({ ...admin.address, tokenEnv: admin.tokenEnv }));
+
 /** The whole configuration file. Unknown keys anywhere are errors, so typos do not pass. */
 export const configSchema = strictObject({
   listeners: z.array(listenerSchema).min(1),
@@ -1023,6 +1053,7 @@ export const configSchema = strictObject({
   logging: section(loggingSchema.prefault({})),
   shutdown: section(shutdownSchema.prefault({})),
   demo: section(demoSchema.optional()),
+  admin: section(adminSchema.optional()),
 }).transform((file): Config => ({
   listeners: file.listeners.map((listener, index) => ({
     name: listener.name ?? `listener-${index}`,
@@ -1035,6 +1066,7 @@ export const configSchema = strictObject({
   logging: file.logging,
   shutdown: file.shutdown,
   demo: file.demo,
+  admin: file.admin,
 }));
 
 /**

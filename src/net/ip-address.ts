@@ -21,3 +21,23 @@ export function ipAddressFamily(text: string): "IPv4" | "IPv6" | undefined {
     return undefined;
   }
 }
+
+/** True for `localhost`, 127.0.0.0/8 and `::1`: addresses only this machine can reach. */
+export function isLoopbackHost(hostname: string): boolean {
+  const lower = hostname.toLowerCase();
+  if (lower === "localhost") return true;
+  const family = ipAddressFamily(lower);
+  if (family === "IPv4") return lower.startsWith("127.");
+  if (family === "IPv6") return lower === "::1" || lower === "0:0:0:0:0:0:0:1";
+  return false;
+}
+
+/** Formats an address as `host:port`, with IPv6 in brackets, or as the path of a Unix socket. */
+export function formatSocketAddress(
+  address: { hostname: string; port: number; family: string },
+): string {
+  if (address.family === "unix") return address.hostname;
+  return address.family === "IPv6"
+    ? `[${address.hostname}]:${address.port}`
+    : `${address.hostname}:${address.port}`;
+}

@@ -11,6 +11,7 @@ import type {
 } from "./context.ts";
 import { DownstreamConnection } from "./downstream.ts";
 import type { ProxyEvents } from "./events.ts";
+import type { ProxySnapshot, ProxyView, UpstreamSnapshot } from "./snapshot.ts";
 import { type RunningUpstreamGroup, startUpstreamGroup } from "./upstream-group.ts";
 
 /** How often shutdown checks whether every connection has finished. */
@@ -32,7 +33,7 @@ export interface BoundListener {
  * A running proxy: its listeners, the client connections they accepted, and the upstream
  * groups with their pools, all built from one validated config.
  */
-export class ProxyServer {
+export class ProxyServer implements ProxyView {
   readonly config: Config;
   readonly listeners: BoundListener[] = [];
   readonly groups = new Map<string, UpstreamGroup>();
@@ -103,6 +104,38 @@ export class ProxyServer {
   /** Client connections open now. */
   get openConnections(): number {
     return this.#connections.size;
+  }
+
+  /** True once `shutdown` began. */
+  get draining(): boolean {
+    return this.#draining;
+  }
+
+  /** Takes the listeners, routes, and per-upstream pool, health and load counts. */
+  snapshot(): ProxySnapshot {
+    const upstreams: UpstreamSnapshot[] = [];
+    for (const group of this.groups.values()) {
+      const selector = group.selector;
+      upstreams.push({
+        name: group.name,
+        balancing: this.config.upstreams.get(group.name)?.balancing ?? "",
+        pool: group.pool.stats(),
+        peers: selector.balancer.peers.map((peer) => ({
+          label: peer.label,
+          weight: peer.weight,
+          inFlight: selector.inFlight(peer),
+          health: selector.health.stats(peer),
+          pool: group.pool.peerStats(peer.target.key),
+        })),
+      });
+    }
+    return {
+      draining: this.#draining,
+      openConnections: this.#connections.size,
+      listeners: this.listeners.map((entry) => ({ name: entry.name, address: entry.listener.address })),
+      routes: this.config.routes.map((route) => ({ name: route.name, upstream: route.upstream })),
+      upstreams,
+    };
   }
 
   /**

@@ -48,6 +48,8 @@ export interface ProxyProcess {
   readonly port: number;
   /** Ports of every listener, in config order. */
   readonly ports: number[];
+  /** Port of the admin API, when Cairn runs it. */
+  readonly adminPort: number | undefined;
   readonly stdoutLines: string[];
   readonly stderrLines: string[];
   /** Access-log records written so far. */
@@ -84,7 +86,7 @@ export function startProxy(runtime: RuntimeName, args: string[]): Promise<ProxyP
       rejectStart(new Error(`${runtime}: proxy exited with code ${code} before it started\n${stderrLines.join("\n")}`));
     });
     collectLines(child.stderr!, stderrLines, (line) => {
-      let record: { message?: string; listeners?: { address: string }[] };
+      let record: { message?: string; listeners?: { address: string }[]; admin?: string };
       try {
         record = JSON.parse(line);
       } catch {
@@ -94,6 +96,9 @@ export function startProxy(runtime: RuntimeName, args: string[]): Promise<ProxyP
       clearTimeout(timer);
       const ports = record.listeners.map(({ address }) => Number(address.slice(address.lastIndexOf(":") + 1)));
       const port = ports[0];
+      const adminPort = record.admin === undefined
+        ? undefined
+        : Number(record.admin.slice(record.admin.lastIndexOf(":") + 1));
       const pid = child.pid!;
       resolveStart({
         runtime,
@@ -101,6 +106,7 @@ export function startProxy(runtime: RuntimeName, args: string[]): Promise<ProxyP
         pid,
         port,
         ports,
+        adminPort,
         stdoutLines,
         stderrLines,
         accessRecords: () => stdoutLines.filter((l) => l.startsWith("{")).map((l) => JSON.parse(l)),

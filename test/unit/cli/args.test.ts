@@ -155,6 +155,41 @@ describe("parseArgs", () => {
   });
 });
 
+describe("parseArgs --admin", () => {
+  test("with config file", () => {
+    const expected: ParsedArgs = {
+      kind: "run",
+      configPath: "x.yaml",
+      admin: "127.0.0.1:9901",
+      upstreams: [],
+      test: false,
+    };
+    assert.deepEqual(parseArgs(["--config", "x.yaml", "--admin", "127.0.0.1:9901"]), expected);
+  });
+
+  test("with listen flags", () => {
+    const result = parseArgs(["--listen", ":8080", "--upstream", "http://a", "--admin=[::1]:0"]);
+    assert.equal(result.kind, "run");
+    assert.equal(result.kind === "run" ? result.admin : undefined, "[::1]:0");
+  });
+
+  test("invalid address", () => {
+    assert.match(errorOf(["--admin", "9901"]), /^--admin: address "9901" has no host/);
+  });
+
+  test("missing value", () => {
+    assert.equal(errorOf(["--admin"]), "--admin requires a value: --admin HOST:PORT");
+  });
+
+  test("given twice", () => {
+    assert.match(errorOf(["--admin", "127.0.0.1:1", "--admin", "127.0.0.1:2"]), /--admin is given twice/);
+  });
+
+  test("misspelling suggests --admin", () => {
+    assert.match(errorOf(["--admn", "127.0.0.1:1"]), /did you mean "--admin"\?/);
+  });
+});
+
 describe("helpText", () => {
   const text = helpText("cairn");
 

@@ -353,6 +353,8 @@ routes:
     assert.equal(config.routes.length, 1);
     assert.equal(config.routes[0].upstream, "demo");
     assert.deepEqual(config.routes[0].match, { hosts: [], methods: [], headers: [] });
+    assert.equal(config.admin?.address, "127.0.0.1:9901");
+    assert.equal(config.admin?.tokenEnv, undefined);
   });
 });
 
@@ -1217,6 +1219,65 @@ describe("peer enabled", () => {
       text,
       "upstreams.app.peers[0].enabled",
       /^expected true or false, got "no"$/,
+    );
+  });
+});
+
+describe("admin section", () => {
+  test("absent by default", () => {
+    assert.equal(parseOk(MINIMAL).admin, undefined);
+  });
+
+  test("loopback address without token", () => {
+    const config = parseOk(`${MINIMAL}admin:\n  address: 127.0.0.1:9901\n`);
+    assert.deepEqual(config.admin, {
+      address: "127.0.0.1:9901",
+      hostname: "127.0.0.1",
+      port: 9901,
+      tokenEnv: undefined,
+    });
+  });
+
+  test("other address needs tokenEnv", () => {
+    assertOnlyProblem(
+      `${MINIMAL}admin:\n  address: 0.0.0.0:9901\n`,
+      "admin.address",
+      /"0\.0\.0\.0:9901" is not a loopback address: set tokenEnv/,
+    );
+    const config = parseOk(`${MINIMAL}admin:\n  address: 0.0.0.0:9901\n  tokenEnv: CAIRN_ADMIN_TOKEN\n`);
+    assert.equal(config.admin?.tokenEnv, "CAIRN_ADMIN_TOKEN");
+  });
+
+  test("IPv6 loopback allowed", () => {
+    const config = parseOk(`${MINIMAL}admin:\n  address: "[::1]:9901"\n`);
+    assert.equal(config.admin?.hostname, "::1");
+  });
+
+  test("address required", () => {
+    const errors = parseErrors(`${MINIMAL}admin:\n  tokenEnv: X\n`);
+    assert.equal(errors.length, 1);
+    assert.equal(errors[0].path, "admin.address");
+  });
+
+  test("invalid tokenEnv name", () => {
+    assertOnlyProblem(
+      `${MINIMAL}admin:\n  address: 127.0.0.1:9901\n  tokenEnv: "my token"\n`,
+      "admin.tokenEnv",
+      /must be an environment variable name/,
+    );
+  });
+
+  test("inline token rejected", () => {
+    const errors = parseErrors(`${MINIMAL}admin:\n  address: 127.0.0.1:9901\n  token: abc\n`);
+    assert.equal(errors.length, 1);
+    assert.equal(errors[0].path, "admin.token");
+  });
+
+  test("address shared with a listener", () => {
+    assertOnlyProblem(
+      `${MINIMAL}admin:\n  address: 127.0.0.1:8080\n`,
+      "admin.address",
+      /already used by listeners\[0\]\.address/,
     );
   });
 });

@@ -1,0 +1,66 @@
+import { formatSocketAddress } from "../net/ip-address.ts";
+import type { ProxySnapshot } from "../proxy/snapshot.ts";
+
+/** Seconds between reloads of the dashboard page. */
+export const DASHBOARD_REFRESH_SECONDS = 5;
+
+/**
+ * Renders a read-only HTML page of the snapshot: listeners, routes, and each upstream's pool and
+ * peers. The page reloads itself every `DASHBOARD_REFRESH_SECONDS` with a meta refresh, so it
+ * needs no script.
+ */
+export function renderDashboard(snapshot: ProxySnapshot): string {
+  const listeners = snapshot.listeners.map((listener) =>
+    `<li>${escapeHtml(listener.name)}: ${escapeHtml(formatSocketAddress(listener.address))}</li>`
+  );
+  const routes = snapshot.routes.map((route) =>
+    `<li>${escapeHtml(route.name)} → ${escapeHtml(route.upstream)}</li>`
+  );
+  const upstreams = snapshot.upstreams.map((upstream) => {
+    const rows = upstream.peers.map((peer) => {
+      const health = peer.health;
+      let state = "unknown";
+      if (health !== undefined) {
+        if (!health.enabled) state = "disabled";
+        else if (health.ejected) state = "ejected";
+        else if (!health.healthy) state = "unhealthy";
+        else state = "healthy";
+      }
+      return `<tr><td>${escapeHtml(peer.label)}</td><td class="${state}">${state}</td>` +
+        `<td>${peer.weight}</td><td>${peer.inFlight}</td><td>${peer.pool.connected}</td>` +
+        `<td>${peer.pool.idle}</td></tr>`;
+    });
+    const pool = upstream.pool;
+    return `<h3>${escapeHtml(upstream.name)} (${escapeHtml(upstream.balancing)})</h3>
+<p>Pool: ${pool.connected} open, ${pool.idle} idle, ${pool.connecting} connecting, ${pool.queued} queued.</p>
+<table><tr><th>Peer</th><th>State</th><th>Weight</th><th>In flight</th><th>Open</th><th>Idle</th></tr>
+${rows.join("\n")}
+</table>`;
+  });
+  return `<!doctype html>
+<html lang="en">
+<head><meta charset="utf-8"><meta http-equiv="refresh" content="${DASHBOARD_REFRESH_SECONDS}">
+<title>Cairn</title>
+<style>body{font:15px system-ui,sans-serif;margin:2rem auto;max-width:60rem}th,td{text-align:left;padding:0 1rem 0 0}
+.healthy{color:#060}.unhealthy,.ejected{color:#b00}.disabled,.unknown{color:#666}</style>
+</head>
+<body>
+<h1>Cairn</h1>
+<p>${
+    snapshot.draining ? "Draining: shutdown has begun." : "Serving."
+  } ${snapshot.openConnections} client connections open.
+See <a href="/status">/status</a> and <a href="/metrics">/metrics</a>.</p>
+<h2>Listeners</h2>
+<ul>${listeners.join("")}</ul>
+<h2>Routes</h2>
+<ul>${routes.join("")}</ul>
+<h2>Upstreams</h2>
+${upstreams.join("\n")}
+</body>
+</html>
+`;
+}
+
+function escapeHtml(text: string): string {
+  return text.replace(/[&<>"']/g, (character) => `&#${character.charCodeAt(0)};`);
+}

@@ -1,0 +1,119 @@
+import assert from "node:assert/strict";
+import { describe, test } from "node:test";
+import { createAdminApp } from "../../../src/admin/app.ts";
+import { MetricsCollector } from "../../../src/admin/metrics.ts";
+import type { ProxySnapshot, ProxyView } from "../../../src/proxy/snapshot.ts";
+import { accessRecord, emptySnapshot, upstreamSnapshot } from "./fixture.ts";
+
+class FakeView implements ProxyView {
+  draining = false;
+  state: ProxySnapshot = emptySnapshot({
+    listeners: [{ name: "public", address: { hostname: "::1", port: 8080, family: "IPv6" } }],
+    routes: [{ name: "web", upstream: "app" }],
+    upstreams: [structuredClone(upstreamSnapshot)],
+  });
+  snapshot(): ProxySnapshot {
+    return { ...this.state, draining: this.draining };
+  }
+}
+
+function get(path: string, headers: Record<string, string> = {}): Request {
+  return new Request(`http://admin.test${path}`, { headers });
+}
+
+describe("admin app", () => {
+  test("healthz returns ok", async () => {
+    const app = createAdminApp({ view: new FakeView(), metrics: new MetricsCollector() });
+    const response = await app.fetch(get("/healthz"));
+    assert.equal(response.status, 200);
+    assert.equal(await response.text(), "ok\n");
+    assert.equal(response.headers.get("content-type"), "text/plain; charset=utf-8");
+  });
+
+  test("readyz turns 503 while draining", async () => {
+    const view = new FakeView();
+    const app = createAdminApp({ view, metrics: new MetricsCollector() });
+    assert.equal((await app.fetch(get("/readyz"))).status, 200);
+    view.draining = true;
+    const response = await app.fetch(get("/readyz"));
+    assert.equal(response.status, 503);
+    assert.equal(await response.text(), "draining\n");
+  });
+
+  test("status returns the snapshot as JSON", async () => {
+    const app = createAdminApp({ view: new FakeView(), metrics: new MetricsCollector() });
+    const response = await app.fetch(get("/status"));
+    assert.equal(response.status, 200);
+    assert.match(response.headers.get("content-type") ?? "", /^application\/json/);
+    const body = await response.json();
+    assert.deepEqual(body.listeners, [{ name: "public", address: "[::1]:8080" }]);
+    assert.deepEqual(body.routes, [{ name: "web", upstream: "app" }]);
+    assert.equal(body.upstreams[0].name, "app");
+    assert.equal(body.upstreams[0].pool.idle, 2);
+    assert.equal(body.upstreams[0].peers[0].peer, "http://10.0.0.1:80");
+    assert.equal(body.upstreams[0].peers[0].inFlight, 5);
+    assert.equal(body.upstreams[0].peers[0].health.ejected, true);
+    assert.equal(body.draining, false);
+  });
+
+  test("metrics uses the Prometheus content type", async () => {
+    const metrics = new MetricsCollector();
+    metrics.access(accessRecord());
+    const app = createAdminApp({ view: new FakeView(), metrics });
+    const response = await app.fetch(get("/metrics"));
+    assert.equal(response.status, 200);
+    assert.equal(response.headers.get("content-type"), "text/plain; version=0.0.4; charset=utf-8");
+    assert.ok(
+      (await response.text()).includes('cairn_requests_total{route="web",code_class="2xx"} 1\n'),
+    );
+  });
+
+  test("dashboard lists peers and refreshes", async () => {
+    const view = new FakeView();
+    view.state.upstreams[0].peers[0].label = "http://<peer>:80";
+    const app = createAdminApp({ view, metrics: new MetricsCollector() });
+    const response = await app.fetch(get("/"));
+    assert.equal(response.status, 200);
+    assert.match(response.headers.get("content-type") ?? "", /^text\/html/);
+    const page = await response.text();
+    assert.match(page, /<meta http-equiv="refresh" content="5">/);
+    assert.ok(page.includes("http://&#60;peer&#62;:80"), "the peer label is not escaped");
+    assert.ok(page.includes('<td class="ejected">ejected</td>'));
+    assert.ok(page.includes("<li>public: [::1]:8080</li>"));
+  });
+
+  test("unknown path returns 404", async () => {
+    const app = createAdminApp({ view: new FakeView(), metrics: new MetricsCollector() });
+    assert.equal((await app.fetch(get("/nope"))).status, 404);
+  });
+
+  test("token required when set", async () => {
+    const app = createAdminApp({
+      view: new FakeView(),
+      metrics: new MetricsCollector(),
+      token: "s3cret",
+    });
+    const missing = await app.fetch(get("/healthz"));
+    assert.equal(missing.status, 401);
+    assert.match(missing.headers.get("www-authenticate") ?? "", /^Bearer/);
+    const wrong = await app.fetch(get("/healthz", { Authorization: "Bearer s3cre" }));
+    assert.equal(wrong.status, 401);
+    const right = await app.fetch(get("/healthz", { Authorization: "Bearer s3cret" }));
+    assert.equal(right.status, 200);
+  });
+
+  test("route error returns 500 and is reported", async () => {
+    const view = new FakeView();
+    view.snapshot = () => {
+      throw new Error("boom");
+    };
+    const reported: string[] = [];
+    const app = createAdminApp({
+      view,
+      metrics: new MetricsCollector(),
+      onError: (error, path) => reported.push(`${path}: ${error.message}`),
+    });
+    assert.equal((await app.fetch(get("/status"))).status, 500);
+    assert.deepEqual(reported, ["/status: boom"]);
+  });
+});
