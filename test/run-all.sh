@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Runs every test: type checks, unit tests on Bun and Deno, each adapter's contract suite on its
-# own runtime, and the end-to-end tests against Cairn on Bun, Deno and Node.
+# own runtime, and the end-to-end tests against Cairn on Bun, Deno, Node and as the single-file
+# executable dist/cairn. test/e2e/binary.test.ts builds dist/cairn when it is missing or stale.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 bin=node_modules/.bin
@@ -23,6 +24,6 @@ rm -rf dist/test-node
 "$bin/bun" build test/runtime/node/*.test.ts --target=node --outdir=dist/test-node >/dev/null
 node --test dist/test-node/
 
-step "end-to-end and conformance tests against Cairn on Bun, Deno and Node"
+step "end-to-end and conformance tests against Cairn on Bun, Deno, Node and dist/cairn"
 npm run --silent build:node
 "$bin/bun" test --timeout 120000 test/e2e test/conformance

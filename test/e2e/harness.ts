@@ -1,9 +1,12 @@
-import { type ChildProcess, spawn } from "node:child_process";
-import { readFileSync, mkdtempSync, writeFileSync } from "node:fs";
+import { type ChildProcess, execFileSync, spawn } from "node:child_process";
+import { existsSync, readdirSync, readFileSync, mkdtempSync, statSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 
 export type RuntimeName = "bun" | "deno" | "node";
+
+/** A way to run Cairn: on one of the runtimes, or as the single-file executable `dist/cairn`. */
+export type EntryPointName = RuntimeName | "binary";
 
 /** Runtimes the end-to-end tests run Cairn on; `CAIRN_RUNTIMES=bun,node` narrows the list. */
 export const RUNTIMES: RuntimeName[] = (process.env.CAIRN_RUNTIMES ?? "bun,deno,node")
@@ -14,12 +17,20 @@ export const RUNTIMES: RuntimeName[] = (process.env.CAIRN_RUNTIMES ?? "bun,deno,
 export const ROOT = resolve(import.meta.dirname ?? new URL(".", import.meta.url).pathname, "../..");
 const BIN = join(ROOT, "node_modules", ".bin");
 
+/** The single-file executable that `npm run build` writes. */
+export const BINARY_PATH = join(ROOT, "dist", "cairn");
+
+/** Folders and files whose changes make `dist/cairn` stale. */
+const BINARY_SOURCES = ["src", "adapters", "package.json", "package-lock.json"];
+
 /** Longest wait for a proxy to report that it listens. */
 const START_TIMEOUT_MS = 20_000;
 
 /** The command that runs Cairn on `runtime`, as the README documents it. */
-export function proxyCommand(runtime: RuntimeName, args: string[]): { command: string; argv: string[] } {
+export function proxyCommand(runtime: EntryPointName, args: string[]): { command: string; argv: string[] } {
   switch (runtime) {
+    case "binary":
+      return { command: BINARY_PATH, argv: args };
     case "bun":
       return { command: join(BIN, "bun"), argv: [join(ROOT, "adapters/bun/main.ts"), ...args] };
     case "deno":
@@ -41,7 +52,7 @@ export function proxyCommand(runtime: RuntimeName, args: string[]): { command: s
 }
 
 export interface ProxyProcess {
-  readonly runtime: RuntimeName;
+  readonly runtime: EntryPointName;
   readonly child: ChildProcess;
   readonly pid: number;
   /** Port of the first listener. */
@@ -66,7 +77,7 @@ export interface ProxyProcess {
  * Starts Cairn as a child process with `args` and waits for its start line on standard error,
  * which names the port it listens on (so configs can use port 0).
  */
-export function startProxy(runtime: RuntimeName, args: string[]): Promise<ProxyProcess> {
+export function startProxy(runtime: EntryPointName, args: string[]): Promise<ProxyProcess> {
   const { command, argv } = proxyCommand(runtime, args);
   const child = spawn(command, argv, { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] });
   const stdoutLines: string[] = [];
@@ -122,6 +133,31 @@ export function startProxy(runtime: RuntimeName, args: string[]): Promise<ProxyP
       });
     });
   });
+}
+
+/**
+ * Runs `npm run build` when `dist/cairn` is missing or older than a file in `src/`, `adapters/`
+ * or the package manifests, and returns the executable's path.
+ */
+export function buildBinaryIfStale(): string {
+  const binaryModified = existsSync(BINARY_PATH) ? statSync(BINARY_PATH).mtimeMs : 0;
+  // NOTE: updated packages in node_modules without a lockfile change do not trigger a rebuild.
+  const sourcesModified = Math.max(...BINARY_SOURCES.map((path) => newestModified(join(ROOT, path))));
+  if (binaryModified <= sourcesModified) {
+    execFileSync("npm", ["run", "--silent", "build"], { cwd: ROOT, stdio: ["ignore", "ignore", "inherit"] });
+  }
+  return BINARY_PATH;
+}
+
+/** Finds the latest modification time of `path` or of any file below it, in milliseconds. */
+function newestModified(path: string): number {
+  const stats = statSync(path);
+  if (!stats.isDirectory()) return stats.mtimeMs;
+  let newest = stats.mtimeMs;
+  for (const entry of readdirSync(path)) {
+    newest = Math.max(newest, newestModified(join(path, entry)));
+  }
+  return newest;
 }
 
 /** Writes a config file to a fresh temporary folder and returns its path. */
