@@ -9,7 +9,7 @@ import { isLoopbackHost } from "./net/ip-address.ts";
 import type { Listener } from "./net/types.ts";
 import { fanOutEvents } from "./proxy/fan-out-events.ts";
 import { ProxyServer } from "./proxy/server.ts";
-import type { Runtime } from "./runtime.ts";
+import type { AppendFile, Runtime } from "./runtime.ts";
 import { VERSION } from "./version.ts";
 
 const PROGRAM_NAME = "cairn";
@@ -120,12 +120,28 @@ async function serve(
   source: string,
   adminSettings: AdminSettings | undefined,
 ): Promise<void> {
+  let accessFile: AppendFile | undefined;
   const logger = new Logger({
     level: config.logging.level,
     access: config.logging.access,
-    writeStdout: (text) => runtime.writeStdout(text),
+    format: config.logging.format,
+    writeAccess: (text) => {
+      if (accessFile === undefined) runtime.writeStdout(text);
+      else accessFile.write(text);
+    },
     writeStderr: (text) => runtime.writeStderr(text),
   });
+  if (config.logging.access && config.logging.accessFile !== undefined) {
+    accessFile = await openAccessFile(runtime, config.logging.accessFile, logger);
+    if (accessFile === undefined) return void (await runtime.exit(1));
+  }
+  let accessFileClosed: Promise<void> | undefined;
+  /** Writes the access lines still held back and closes the access log file, once. */
+  const closeAccessLog = async () => {
+    logger.flush();
+    accessFileClosed ??= accessFile?.close();
+    await accessFileClosed;
+  };
   const metrics = new MetricsCollector();
 
   let demo: Listener | undefined;
@@ -144,6 +160,7 @@ async function serve(
     const detail = error instanceof Error ? error.message : String(error);
     logger.log("error", `start failed: ${detail}`, { config: source });
     await demo?.close();
+    await closeAccessLog();
     return void (await runtime.exit(1));
   }
 
@@ -164,6 +181,7 @@ async function serve(
       logger.log("error", `start failed: ${detail}`, { config: source });
       await server.shutdown(0);
       await demo?.close();
+      await closeAccessLog();
       return void (await runtime.exit(1));
     }
   }
@@ -183,7 +201,7 @@ async function serve(
   const stop = async (signal: string) => {
     if (stopping) {
       logger.log("warn", `second ${signal} received: exiting without waiting for requests`);
-      logger.flush();
+      await closeAccessLog();
       return void (await runtime.exit(1));
     }
     stopping = true;
@@ -198,7 +216,7 @@ async function serve(
     await demo?.close();
     if (aborted === 0) logger.log("info", "cairn stopped");
     else logger.log("warn", `cairn stopped: closed ${aborted} connections still busy at the deadline`, { aborted });
-    logger.flush();
+    await closeAccessLog();
     await runtime.exit(0);
   };
   runtime.onSignal("SIGTERM", () => void stop("SIGTERM"));
@@ -207,6 +225,31 @@ async function serve(
     // NOTE: reloading is not implemented yet; the handler keeps SIGHUP from ending the process.
     logger.log("warn", "SIGHUP received: config reload is not supported yet; restart to apply changes");
   });
+}
+
+/**
+ * Opens `logging.accessFile` for appending. Returns undefined when the file cannot be opened,
+ * after writing the reason to standard error. A later failed write is logged through `logger`.
+ */
+async function openAccessFile(
+  runtime: Runtime,
+  path: string,
+  logger: Logger,
+): Promise<AppendFile | undefined> {
+  try {
+    return await runtime.openAppendFile(path, (error) => {
+      const message = `writing the access log file failed, so access lines are dropped until ` +
+        `restart: ${error.message}`;
+      logger.log("error", message, { path });
+    });
+  } catch (error) {
+    const detail = describeError(error);
+    runtime.writeStderr(
+      `${PROGRAM_NAME}: cannot open access log file ${path}: ${detail}\n` +
+        "Check that its folder exists and that Cairn may write there, or remove logging.accessFile.\n",
+    );
+    return undefined;
+  }
 }
 
 function describeError(error: unknown): string {

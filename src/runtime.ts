@@ -2,6 +2,14 @@ import type { Network } from "./net/types.ts";
 
 export type SignalName = "SIGINT" | "SIGTERM" | "SIGHUP";
 
+/** A file opened for appending, such as the access log. */
+export interface AppendFile {
+  /** Queues `text` for writing; writes keep their order. */
+  write(text: string): void;
+  /** Writes what is queued, then closes the file. */
+  close(): Promise<void>;
+}
+
 /** What the core needs from the process it runs in. Each adapter's `main.ts` provides one. */
 export interface Runtime {
   /** `bun`, `deno` or `node`. */
@@ -13,6 +21,11 @@ export interface Runtime {
   readonly args: readonly string[];
   getEnv(name: string): string | undefined;
   readTextFile(path: string): Promise<string>;
+  /**
+   * Opens `path` for appending, creating it when missing. Rejects when the file cannot be
+   * opened. `onError` receives the first failed write, after which further text is dropped.
+   */
+  openAppendFile(path: string, onError: (error: Error) => void): Promise<AppendFile>;
   /** Writes text to standard output; lines must end with `\n`. */
   writeStdout(text: string): void;
   writeStderr(text: string): void;

@@ -1,5 +1,6 @@
 import { runCli } from "../../src/main.ts";
 import type { Runtime, SignalName } from "../../src/runtime.ts";
+import { openAppendFile } from "./append-file.ts";
 import { DenoNetwork } from "./network.ts";
 
 reportStrayErrors();
@@ -13,6 +14,7 @@ const runtime: Runtime = {
   args: Deno.args,
   getEnv: (name) => Deno.env.get(name),
   readTextFile: (path) => Deno.readTextFile(path),
+  openAppendFile,
   writeStdout: (text) => writeAll(Deno.stdout, text),
   writeStderr: (text) => writeAll(Deno.stderr, text),
   onSignal: (signal: SignalName, handler) => Deno.addSignalListener(signal, handler),

@@ -270,9 +270,17 @@ export interface LimitsConfig {
 
 export type LogLevel = "debug" | "info" | "warn" | "error";
 
+export type AccessLogFormat = "json" | "combined";
+
 export interface LoggingConfig {
-  /** Whether to write one JSON line per request to standard output. */
+  /** Whether to write one line per request to the access log. */
   access: boolean;
+  /** `json` for one JSON object per line, `combined` for the Apache and nginx combined format. */
+  format: AccessLogFormat;
+  /** File the access log is appended to; undefined for standard output. */
+  accessFile: string | undefined;
+  /** Whether responses carry the request's `X-Request-Id`. */
+  echoRequestId: boolean;
   /** Minimum severity of the diagnostic messages that are written. */
   level: LogLevel;
 }
@@ -1017,8 +1025,17 @@ const listenerSchema = strictObject({
 
 const loggingSchema = strictObject({
   access: z.boolean().default(true),
+  format: z.enum(["json", "combined"]).default("json"),
+  accessFile: z.string().min(1).optional(),
+  echoRequestId: z.boolean().default(false),
   level: z.enum(["debug", "info", "warn", "error"]).default("info"),
-}).transform((logging): LoggingConfig => ({ access: logging.access, level: logging.level }));
+}).transform((logging): LoggingConfig => ({
+  access: logging.access,
+  format: logging.format,
+  accessFile: logging.accessFile,
+  echoRequestId: logging.echoRequestId,
+  level: logging.level,
+}));
 
 const shutdownSchema = strictObject({
   drainTimeout: durationSchema("30s", 0),

@@ -1,4 +1,4 @@
-import type { LogLevel } from "../config/schema.ts";
+import type { AccessLogFormat, LogLevel } from "../config/schema.ts";
 import type { ProxyError } from "../proxy/errors.ts";
 import type {
   AccessRecord,
@@ -7,6 +7,7 @@ import type {
   ProxyEvents,
   RetryRecord,
 } from "../proxy/events.ts";
+import { formatCombined } from "./combined.ts";
 
 const LEVEL_RANK: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40 };
 
@@ -30,14 +31,17 @@ export interface LoggerOptions {
   level: LogLevel;
   /** Write one access line per request. */
   access: boolean;
-  writeStdout(text: string): void;
+  /** Format of access lines; `json` when not given. */
+  format?: AccessLogFormat;
+  /** Writes a batch of access lines: to standard output or to `logging.accessFile`. */
+  writeAccess(text: string): void;
   writeStderr(text: string): void;
 }
 
 /**
- * Writes the access log (one JSON line per request, on standard output, in batches) and the
- * diagnostic log (lifecycle events and errors as JSON lines with a level, on standard error,
- * at once).
+ * Writes the access log (one JSON or combined-format line per request, in batches, through
+ * `writeAccess`) and the diagnostic log (lifecycle events and errors as JSON lines with a level,
+ * on standard error, at once).
  *
  * Level policy: `error` for failures of Cairn itself and of its config; `warn` for failed
  * exchanges caused by an upstream (connect failures, timeouts, invalid responses), retries on
@@ -59,7 +63,8 @@ export class Logger implements ProxyEvents {
 
   access(record: AccessRecord): void {
     if (!this.options.access) return;
-    this.#pendingAccess += JSON.stringify(record) + "\n";
+    const line = this.options.format === "combined" ? formatCombined(record) : JSON.stringify(record) + "\n";
+    this.#pendingAccess += line;
     if (this.#pendingAccess.length >= ACCESS_FLUSH_BYTES) this.flush();
     else this.#flushTimer ??= setTimeout(() => this.flush(), ACCESS_FLUSH_MS);
   }
@@ -71,7 +76,7 @@ export class Logger implements ProxyEvents {
     if (this.#pendingAccess.length === 0) return;
     const text = this.#pendingAccess;
     this.#pendingAccess = "";
-    this.options.writeStdout(text);
+    this.options.writeAccess(text);
   }
 
   exchangeError(

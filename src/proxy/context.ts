@@ -91,6 +91,8 @@ export interface ProxyContext {
   readonly limits: DownstreamLimits;
   /** `http` or `https`, sent upstream as `X-Forwarded-Proto`. */
   readonly protocol: string;
+  /** Whether responses carry the exchange's `X-Request-Id`. */
+  readonly echoRequestId: boolean;
   route(request: RouteRequest): RouteTarget | undefined;
   readonly events: ProxyEvents;
   /** True once shutdown began: connections close after their current exchange. */

@@ -237,16 +237,17 @@ export class DownstreamConnection implements ConnectionHandlers {
   }
 
   /**
-   * Writes a small plain-text response that Cairn generated, with `Retry-After` when
-   * `retryAfterSeconds` is given. Returns the body bytes written.
+   * Writes a small plain-text response that Cairn generated, with `Retry-After` and
+   * `X-Request-Id` when the options give them. Returns the body bytes written.
    */
   sendLocalResponse(
     status: number,
     detail: string,
     headOnly: boolean,
     closeAfter: boolean,
-    retryAfterSeconds?: number,
+    options: { retryAfterSeconds?: number; requestId?: string } = {},
   ): number {
+    const { retryAfterSeconds, requestId } = options;
     const reason = reasonPhrase(status);
     const body = new TextEncoder().encode(`${status} ${reason}: ${detail}\n`);
     const fields = [
@@ -258,6 +259,7 @@ export class DownstreamConnection implements ConnectionHandlers {
       String(body.length),
     ];
     if (retryAfterSeconds !== undefined) fields.push("Retry-After", String(retryAfterSeconds));
+    if (requestId !== undefined) fields.push("X-Request-Id", requestId);
     if (closeAfter) fields.push("Connection", "close");
     const head = serializeResponseHead(status, reason, fields);
     this.write(headOnly ? head : concatBytes([head, body]));

@@ -9,7 +9,13 @@ export interface AccessRecord {
   client: string;
   method: string;
   target: string;
+  /** Version of the request line, such as `HTTP/1.1`. */
+  httpVersion?: string;
   host: string | undefined;
+  /** The request's `Referer` value, when it has one. */
+  referer?: string;
+  /** The request's `User-Agent` value, when it has one. */
+  userAgent?: string;
   /** Status sent to the client; 499 when the client closed before the response was complete. */
   status: number;
   /** Request body bytes read from the client. */

@@ -3,7 +3,7 @@ import { concatBytes } from "../http/bytes.ts";
 import { encodeChunk, lastChunk } from "../http/chunked.ts";
 import { getAllFields, getField, splitList } from "../http/fields.ts";
 import { analyzeRequest, type BodyFraming, type RequestInfo, responseFraming, responseKeepsAlive } from "../http/framing.ts";
-import { parseResponseHead, type RequestHead, type ResponseHead } from "../http/head-parser.ts";
+import { type FieldList, parseResponseHead, type RequestHead, type ResponseHead } from "../http/head-parser.ts";
 import { HeadScanner } from "../http/head-scanner.ts";
 import { HttpParseError } from "../http/parse-error.ts";
 import { serializeRequestHead, serializeResponseHead } from "../http/serialize.ts";
@@ -14,6 +14,7 @@ import type { DownstreamConnection } from "./downstream.ts";
 import { ProxyError, toProxyError } from "./errors.ts";
 import {
   checkForwarding,
+  clientRequestId,
   downstreamFraming,
   type DownstreamFraming,
   type ForwardingDecision,
@@ -43,7 +44,8 @@ const IDEMPOTENT_METHODS = new Set(["GET", "HEAD", "OPTIONS", "TRACE", "PUT", "D
 export class Exchange implements UpstreamOwner {
   readonly downstream: DownstreamConnection;
   readonly head: RequestHead;
-  readonly requestId = crypto.randomUUID();
+  /** The client's valid `X-Request-Id`, or a new UUID; sent upstream and logged. */
+  readonly requestId: string;
   readonly startedAt = performance.now();
   readonly startedAtWall = Date.now();
   #info: RequestInfo | undefined;
@@ -86,6 +88,7 @@ export class Exchange implements UpstreamOwner {
   constructor(downstream: DownstreamConnection, head: RequestHead) {
     this.downstream = downstream;
     this.head = head;
+    this.requestId = clientRequestId(head.fields) ?? crypto.randomUUID();
   }
 
   /** True while request body bytes can be passed to `feedBody`. */
@@ -332,6 +335,7 @@ export class Exchange implements UpstreamOwner {
       hostRewrite: route.hostRewrite,
       setFields: route.setFields,
       removeFields: route.removeFields,
+      requestId: this.requestId,
     });
     this.#requestSentAt = performance.now();
     const writable = upstream.write(serializeRequestHead(this.head.method, info.upstreamTarget, fields));
@@ -425,6 +429,7 @@ export class Exchange implements UpstreamOwner {
       this.downstream.requestCount >= context.limits.maxRequestsPerConnection;
     this.#status = head.status;
     const fields = downstreamResponseFields(head, framing, this.#toClient, this.#closeAfter);
+    if (context.echoRequestId) setRequestIdField(fields, this.requestId);
     this.#responseStarted = true;
     this.#writeToClient(serializeResponseHead(head.status, head.reason, fields));
     this.#responseDecoder = createBodyDecoder(framing);
@@ -586,7 +591,10 @@ export class Exchange implements UpstreamOwner {
       this.#info.upgrade === undefined && !downstream.context.draining;
     this.#status = error.status;
     const headOnly = this.head.method === "HEAD";
-    this.#bytesOut = downstream.sendLocalResponse(error.status, error.clientMessage, headOnly, !keepAlive, error.retryAfterSeconds);
+    this.#bytesOut = downstream.sendLocalResponse(error.status, error.clientMessage, headOnly, !keepAlive, {
+      retryAfterSeconds: error.retryAfterSeconds,
+      requestId: this.#echoedRequestId(),
+    });
     this.#finish(error);
     downstream.finishExchange(this, keepAlive);
   }
@@ -596,7 +604,9 @@ export class Exchange implements UpstreamOwner {
     const downstream = this.downstream;
     const keepAlive = this.#requestBodyDone && this.#info!.keepAlive && !downstream.context.draining;
     this.#status = status;
-    this.#bytesOut = downstream.sendLocalResponse(status, detail, this.head.method === "HEAD", !keepAlive);
+    this.#bytesOut = downstream.sendLocalResponse(status, detail, this.head.method === "HEAD", !keepAlive, {
+      requestId: this.#echoedRequestId(),
+    });
     this.#finish(undefined);
     downstream.finishExchange(this, keepAlive);
   }
@@ -620,7 +630,10 @@ export class Exchange implements UpstreamOwner {
       client: this.downstream.clientAddress,
       method: this.head.method,
       target: this.head.target,
+      httpVersion: `HTTP/1.${this.head.versionMinor}`,
       host: info?.authority,
+      referer: getField(this.head.fields, "referer"),
+      userAgent: getField(this.head.fields, "user-agent"),
       status: this.#status,
       bytesIn: this.#requestDecoder?.bodyBytes ?? 0,
       bytesOut: this.#bytesOut,
@@ -630,6 +643,10 @@ export class Exchange implements UpstreamOwner {
       totalTimeMs: round(performance.now() - this.startedAt),
       error: error?.detailCode,
     });
+  }
+
+  #echoedRequestId(): string | undefined {
+    return this.downstream.context.echoRequestId ? this.requestId : undefined;
   }
 
   #errorContext(): { requestId: string; client: string; upstream?: string } {
@@ -697,6 +714,14 @@ export class Exchange implements UpstreamOwner {
 function protocolName(protocol: string): string {
   const slash = protocol.indexOf("/");
   return (slash === -1 ? protocol : protocol.slice(0, slash)).toLowerCase();
+}
+
+/** Replaces the `X-Request-Id` fields of a response head with one that carries `requestId`. */
+function setRequestIdField(fields: FieldList, requestId: string): void {
+  for (let i = fields.length - 2; i >= 0; i -= 2) {
+    if (fields[i].toLowerCase() === "x-request-id") fields.splice(i, 2);
+  }
+  fields.push("X-Request-Id", requestId);
 }
 
 function round(ms: number): number {

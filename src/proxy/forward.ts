@@ -103,6 +103,23 @@ export function decrementDigits(digits: string): string {
   return result.join("").replace(/^0+(?=.)/, "");
 }
 
+/**
+ * A client's `X-Request-Id` that Cairn keeps: 1 to 128 token characters (RFC 9110 §5.6.2) or
+ * `/`, `=`, `:` and `@`, so UUIDs, hex, base64 and URN-like ids pass. Quotes, backslashes,
+ * spaces and commas never do, which keeps the id safe to log.
+ */
+const REQUEST_ID = /^[A-Za-z0-9!#$%&'*+.^_`|~\/=:@-]{1,128}$/;
+
+/**
+ * Returns the request's `X-Request-Id` when it has exactly one such field with a valid value
+ * (see REQUEST_ID), or undefined, in which case the caller generates an id.
+ */
+export function clientRequestId(fields: FieldList): string | undefined {
+  const values = getAllFields(fields, "x-request-id");
+  if (values.length !== 1) return undefined;
+  return REQUEST_ID.test(values[0]) ? values[0] : undefined;
+}
+
 export interface UpstreamRequestOptions {
   /** The client's address, appended to `X-Forwarded-For`. */
   clientAddress: string;
@@ -116,13 +133,18 @@ export interface UpstreamRequestOptions {
   setFields?: ReadonlyMap<string, { name: string; value: string }>;
   /** Lower-case names of fields to remove. */
   removeFields?: ReadonlySet<string>;
+  /**
+   * Sent as the one `X-Request-Id`, replacing the client's fields of that name, unless
+   * `removeFields` or `setFields` names `x-request-id`.
+   */
+  requestId?: string;
 }
 
 /**
  * Builds the field list sent to the origin: hop-by-hop fields and those the client named in
  * `Connection` removed, the order and case of the rest kept, Host taken from the routing
- * authority, `X-Forwarded-For`, `-Proto`, `-Host` and `Via` added, and framing written for the
- * body that follows.
+ * authority, `X-Forwarded-For`, `-Proto`, `-Host`, `Via` and `X-Request-Id` added, and framing
+ * written for the body that follows.
  */
 export function upstreamRequestFields(
   head: RequestHead,
@@ -144,6 +166,7 @@ export function upstreamRequestFields(
     if (nominated.size > 0 && nominated.has(lower) && !PROTECTED.has(lower)) continue;
     if (options.removeFields?.has(lower)) continue;
     if (options.setFields?.has(lower)) continue;
+    if (lower === "x-request-id" && options.requestId !== undefined) continue;
     switch (lower) {
       case "host":
         result.push(name, host);
@@ -189,6 +212,12 @@ export function upstreamRequestFields(
   }
   const received = `1.${head.versionMinor} ${VIA_PSEUDONYM}`;
   result.push("Via", via === undefined ? received : `${via}, ${received}`);
+  // A route's own rule for the field wins over the request id.
+  const routeSetsRequestId = options.removeFields?.has("x-request-id") === true ||
+    options.setFields?.has("x-request-id") === true;
+  if (options.requestId !== undefined && !routeSetsRequestId) {
+    result.push("X-Request-Id", options.requestId);
+  }
   if (info.upgrade !== undefined) result.push("Connection", "upgrade", "Upgrade", info.upgrade);
   appendFraming(result, info.framing);
   return result;

@@ -74,6 +74,7 @@ export class ProxyServer implements ProxyView {
         const context: ProxyContext = {
           limits: listenerConfig.limits,
           protocol: "http",
+          echoRequestId: config.logging.echoRequestId,
           events: options.events,
           route,
           get draining() {

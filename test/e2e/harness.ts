@@ -26,8 +26,15 @@ const BINARY_SOURCES = ["src", "adapters", "package.json", "package-lock.json"];
 /** Longest wait for a proxy to report that it listens. */
 const START_TIMEOUT_MS = 20_000;
 
-/** The command that runs Cairn on `runtime`, as the README documents it. */
-export function proxyCommand(runtime: EntryPointName, args: string[]): { command: string; argv: string[] } {
+/**
+ * Returns the command that runs Cairn on `runtime`, as the README documents it. `denoFlags`
+ * adds permissions on Deno, such as `--allow-write=PATH` for `logging.accessFile`.
+ */
+export function proxyCommand(
+  runtime: EntryPointName,
+  args: string[],
+  denoFlags: string[] = [],
+): { command: string; argv: string[] } {
   switch (runtime) {
     case "binary":
       return { command: BINARY_PATH, argv: args };
@@ -42,6 +49,7 @@ export function proxyCommand(runtime: EntryPointName, args: string[]): { command
           "--allow-read",
           "--allow-env",
           "--allow-sys",
+          ...denoFlags,
           join(ROOT, "adapters/deno/main.ts"),
           ...args,
         ],
@@ -74,11 +82,11 @@ export interface ProxyProcess {
 }
 
 /**
- * Starts Cairn as a child process with `args` and waits for its start line on standard error,
- * which names the port it listens on (so configs can use port 0).
+ * Starts Cairn as a child process with `args` (and `denoFlags` on Deno) and waits for its start
+ * line on standard error, which names the port it listens on (so configs can use port 0).
  */
-export function startProxy(runtime: EntryPointName, args: string[]): Promise<ProxyProcess> {
-  const { command, argv } = proxyCommand(runtime, args);
+export function startProxy(runtime: EntryPointName, args: string[], denoFlags: string[] = []): Promise<ProxyProcess> {
+  const { command, argv } = proxyCommand(runtime, args, denoFlags);
   const child = spawn(command, argv, { cwd: ROOT, stdio: ["ignore", "pipe", "pipe"] });
   const stdoutLines: string[] = [];
   const stderrLines: string[] = [];

@@ -111,6 +111,9 @@ limits:
   maxRequestsPerConnection: 100
 logging:
   access: false
+  format: combined
+  accessFile: /var/log/cairn/access.log
+  echoRequestId: true
   level: debug
 shutdown:
   drainTimeout: 0
@@ -221,7 +224,13 @@ demo:
       bodyTimeoutMs: 20_000,
       maxRequestsPerConnection: 100,
     });
-    assert.deepEqual(config.logging, { access: false, level: "debug" });
+    assert.deepEqual(config.logging, {
+      access: false,
+      format: "combined",
+      accessFile: "/var/log/cairn/access.log",
+      echoRequestId: true,
+      level: "debug",
+    });
     assert.deepEqual(config.shutdown, { drainTimeoutMs: 0 });
     assert.deepEqual(config.demo, { address: "127.0.0.1:8081", hostname: "127.0.0.1", port: 8081 });
   });
@@ -279,7 +288,13 @@ demo:
       bodyTimeoutMs: 60_000,
       maxRequestsPerConnection: 1_000,
     });
-    assert.deepEqual(config.logging, { access: true, level: "info" });
+    assert.deepEqual(config.logging, {
+      access: true,
+      format: "json",
+      accessFile: undefined,
+      echoRequestId: false,
+      level: "info",
+    });
     assert.deepEqual(config.shutdown, { drainTimeoutMs: 30_000 });
     assert.equal(config.demo, undefined);
   });
@@ -669,6 +684,11 @@ describe("parseConfigText problems", () => {
       `${MINIMAL}logging:\n  access: yes\n`,
       "logging.access",
       /^expected true or false, got "yes"$/,
+    );
+    assertOnlyProblem(
+      `${MINIMAL}logging:\n  format: common\n`,
+      "logging.format",
+      /^invalid value "common": use one of "json", "combined"$/,
     );
     assertOnlyProblem(
       `${MINIMAL}logging:\n  level: verbose\n`,

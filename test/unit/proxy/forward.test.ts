@@ -5,6 +5,7 @@ import type { FieldList, RequestHead, ResponseHead } from "../../../src/http/hea
 import { ProxyError } from "../../../src/proxy/errors.ts";
 import {
   checkForwarding,
+  clientRequestId,
   decrementDigits,
   downstreamFraming,
   downstreamResponseFields,
@@ -235,5 +236,53 @@ describe("upstreamRequestFields and forwarding rules", () => {
       pairs(forward(request(["Host", "p.test", "Expect", "100-continue"], versionMinor))).map(([name]) => name);
     assert.equal(names(0).includes("Expect"), false);
     assert.equal(names(1).includes("Expect"), true);
+  });
+});
+
+describe("clientRequestId", () => {
+  test("keeps a valid id", () => {
+    const ids = ["abc", "0f8fad5b-d9cb-469f-a165-70867728950e", "dGVzdA==", "urn:id:a/b@c", "x".repeat(128)];
+    for (const id of ids) assert.equal(clientRequestId(["X-Request-Id", id]), id, id);
+  });
+
+  test("ignores an invalid or repeated id", () => {
+    const cases: [string, FieldList][] = [
+      ["missing", ["Host", "p.test"]],
+      ["empty", ["X-Request-Id", ""]],
+      ["too long", ["X-Request-Id", "x".repeat(129)]],
+      ["space", ["X-Request-Id", "a b"]],
+      ["quote", ["X-Request-Id", 'a"b']],
+      ["backslash", ["X-Request-Id", "a\\b"]],
+      ["comma", ["X-Request-Id", "a,b"]],
+      ["non-ASCII", ["X-Request-Id", "caf\u00e9"]],
+      ["repeated", ["X-Request-Id", "a", "x-request-id", "b"]],
+    ];
+    for (const [label, fields] of cases) assert.equal(clientRequestId(fields), undefined, label);
+  });
+});
+
+describe("upstreamRequestFields and X-Request-Id", () => {
+  const requestIds = (fields: FieldList) => pairs(fields).filter(([name]) => name.toLowerCase() === "x-request-id");
+
+  test("sends the request id once", () => {
+    const head = request(["Host", "p.test", "X-Request-Id", "bad id", "x-request-id", "other"]);
+    assert.deepEqual(requestIds(forward(head, { requestId: "id-1" })), [["X-Request-Id", "id-1"]]);
+  });
+
+  test("adds the request id when missing", () => {
+    assert.deepEqual(requestIds(forward(request(["Host", "p.test"]), { requestId: "id-2" })), [["X-Request-Id", "id-2"]]);
+  });
+
+  test("leaves the fields alone without a request id", () => {
+    const head = request(["Host", "p.test", "X-Request-Id", "client"]);
+    assert.deepEqual(requestIds(forward(head)), [["X-Request-Id", "client"]]);
+  });
+
+  test("lets route field rules win", () => {
+    const head = request(["Host", "p.test", "X-Request-Id", "client"]);
+    const removed = forward(head, { requestId: "id-3", removeFields: new Set(["x-request-id"]) });
+    assert.deepEqual(requestIds(removed), []);
+    const setFields = new Map([["x-request-id", { name: "X-Request-Id", value: "fixed" }]]);
+    assert.deepEqual(requestIds(forward(head, { requestId: "id-3", setFields })), [["X-Request-Id", "fixed"]]);
   });
 });

@@ -25,7 +25,7 @@ interface Setup {
   script: { onOrigin: (origin: Peer) => void };
 }
 
-async function setup(extraUpstream = ""): Promise<Setup> {
+async function setup(extraUpstream = "", extraLogging = ""): Promise<Setup> {
   const network = new MemoryNetwork();
   const origins: Peer[] = [];
   const script = { onOrigin: (_origin: Peer) => {} };
@@ -49,7 +49,7 @@ routes:
   - upstream: app
 logging:
   access: true
-`,
+${extraLogging}`,
     "test.yaml",
   );
   if (!loaded.ok) throw new Error(JSON.stringify(loaded.errors));
@@ -239,6 +239,97 @@ limits:
     await until(() => events.records.length === 1);
     assert.equal(events.records[0].status, 400);
     assert.equal(events.records[0].error, "BARE_LF");
+    await server.shutdown(100);
+  });
+
+  test("passes a valid X-Request-Id upstream", async () => {
+    const { network, server, events, origins, script } = await setup();
+    script.onOrigin = (origin) => {
+      origin.onData = () => {
+        if (origin.text.endsWith("\r\n\r\n")) origin.send(OK);
+      };
+    };
+    const client = await connectClient(network);
+    client.send("GET / HTTP/1.1\r\nHost: p.test\r\nX-Request-Id: abc-123_4\r\n\r\n");
+    await until(() => countResponses(client.text) === 1);
+    assert.equal(origins[0].text.match(/x-request-id:/gi)?.length, 1);
+    assert.match(origins[0].text, /\r\nX-Request-Id: abc-123_4\r\n/);
+    await until(() => events.records.length === 1);
+    assert.equal(events.records[0].requestId, "abc-123_4");
+    assert.doesNotMatch(client.text, /X-Request-Id/i, "echoRequestId is off by default");
+    await server.shutdown(100);
+  });
+
+  test("replaces an invalid X-Request-Id", async () => {
+    const { network, server, events, origins, script } = await setup();
+    script.onOrigin = (origin) => {
+      origin.onData = () => {
+        if (origin.text.endsWith("\r\n\r\n")) origin.send(OK);
+      };
+    };
+    const client = await connectClient(network);
+    client.send(`GET / HTTP/1.1\r\nHost: p.test\r\nX-Request-Id: has "quotes"\r\n\r\n`);
+    await until(() => countResponses(client.text) === 1);
+    await until(() => events.records.length === 1);
+    const requestId = events.records[0].requestId;
+    assert.match(requestId, /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/);
+    assert.equal(origins[0].text.match(/x-request-id:/gi)?.length, 1);
+    assert.ok(origins[0].text.includes(`\r\nX-Request-Id: ${requestId}\r\n`));
+    assert.doesNotMatch(origins[0].text, /quotes/);
+    await server.shutdown(100);
+  });
+
+  test("generates an X-Request-Id when missing", async () => {
+    const { network, server, events, origins, script } = await setup();
+    script.onOrigin = (origin) => {
+      origin.onData = () => {
+        if (origin.text.endsWith("\r\n\r\n")) origin.send(OK);
+      };
+    };
+    const client = await connectClient(network);
+    client.send("GET / HTTP/1.1\r\nHost: p.test\r\n\r\n");
+    await until(() => countResponses(client.text) === 1);
+    await until(() => events.records.length === 1);
+    const requestId = events.records[0].requestId;
+    assert.ok(origins[0].text.includes(`\r\nX-Request-Id: ${requestId}\r\n`));
+    await server.shutdown(100);
+  });
+
+  test("echoes X-Request-Id when configured", async () => {
+    const { network, server, script } = await setup("", "  echoRequestId: true\n");
+    script.onOrigin = (origin) => {
+      origin.onData = () => {
+        if (origin.text.endsWith("\r\n\r\n")) {
+          origin.send("HTTP/1.1 200 OK\r\nX-Request-Id: from-origin\r\nContent-Length: 2\r\n\r\nok");
+        }
+      };
+    };
+    const client = await connectClient(network);
+    client.send("GET / HTTP/1.1\r\nHost: p.test\r\nX-Request-Id: echo-me\r\n\r\n");
+    await until(() => countResponses(client.text) === 1);
+    assert.equal(client.text.match(/x-request-id:/gi)?.length, 1);
+    assert.match(client.text, /\r\nX-Request-Id: echo-me\r\n/);
+    // Cairn itself responds to OPTIONS with Max-Forwards 0, without the origin.
+    client.send("OPTIONS / HTTP/1.1\r\nHost: p.test\r\nX-Request-Id: local-1\r\nMax-Forwards: 0\r\n\r\n");
+    await until(() => countResponses(client.text) === 2);
+    assert.match(client.text, /\r\nX-Request-Id: local-1\r\n/);
+    await server.shutdown(100);
+  });
+
+  test("records the request line, Referer and User-Agent", async () => {
+    const { network, server, events, script } = await setup();
+    script.onOrigin = (origin) => {
+      origin.onData = () => {
+        if (origin.text.endsWith("\r\n\r\n")) origin.send(OK);
+      };
+    };
+    const client = await connectClient(network);
+    client.send("GET /page HTTP/1.0\r\nHost: p.test\r\nReferer: http://r.test/\r\nUser-Agent: probe/1.0\r\n\r\n");
+    await until(() => events.records.length === 1);
+    const record = events.records[0];
+    assert.equal(record.httpVersion, "HTTP/1.0");
+    assert.equal(record.referer, "http://r.test/");
+    assert.equal(record.userAgent, "probe/1.0");
     await server.shutdown(100);
   });
 
