@@ -23,13 +23,13 @@ import {
   type ListenOptions,
   type Network,
   NetworkError,
-  type NetworkErrorCode,
   type OpenHandler,
   type ServerTlsOptions,
   type SocketAddress,
   type TlsInfo,
 } from "../../src/net/types.ts";
 import { invoke, rethrowLater } from "../../src/net/invoke.ts";
+import { toNetworkError } from "../node/errors.ts";
 
 /** The part of Bun's socket API that this adapter uses, because bun-types is not installed. */
 interface BunSocket {
@@ -109,18 +109,6 @@ export interface BunNetworkOptions {
 
 const DEFAULT_HIGH_WATER_MARK = 64 * 1024;
 
-/** Bun error codes that keep their name as a `NetworkErrorCode`. */
-const SOCKET_ERROR_CODES: Record<string, NetworkErrorCode> = {
-  ECONNREFUSED: "ECONNREFUSED",
-  ECONNRESET: "ECONNRESET",
-  ECONNABORTED: "ECONNRESET",
-  ETIMEDOUT: "ETIMEDOUT",
-  EADDRINUSE: "EADDRINUSE",
-  EADDRNOTAVAIL: "EADDRNOTAVAIL",
-  ENOTFOUND: "ENOTFOUND",
-  EAI_AGAIN: "ENOTFOUND",
-  EPIPE: "EPIPE",
-};
 
 export class BunNetwork implements Network {
   readonly highWaterMark: number;
@@ -767,22 +755,6 @@ function familyOf(hostname: string): "IPv4" | "IPv6" {
   return hostname.includes(":") ? "IPv6" : "IPv4";
 }
 
-/** Maps a Bun error to a `NetworkError`. `duringHandshake` turns unknown errors into `TLS`. */
-function toNetworkError(error: unknown, duringHandshake: boolean): NetworkError {
-  if (error instanceof NetworkError) {
-    return error;
-  }
-  const code = (error as { code?: unknown } | null)?.code;
-  const message = error instanceof Error ? error.message : String(error);
-  const mapped = typeof code === "string" ? SOCKET_ERROR_CODES[code] : undefined;
-  if (mapped !== undefined) {
-    return new NetworkError(mapped, message, { cause: error });
-  }
-  if (duringHandshake || (typeof code === "string" && /SSL|TLS|CERT/.test(code))) {
-    return new NetworkError("TLS", `TLS handshake failed: ${message}`, { cause: error });
-  }
-  return new NetworkError("UNKNOWN", message, { cause: error });
-}
 
 function abortError(signal: AbortSignal | undefined): NetworkError {
   return new NetworkError("ABORTED", "connect aborted", { cause: signal?.reason });

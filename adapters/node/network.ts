@@ -16,26 +16,13 @@ import {
   type ListenOptions,
   type Network,
   NetworkError,
-  type NetworkErrorCode,
   type OpenHandler,
   type SocketAddress,
   type TlsInfo,
 } from "../../src/net/types.ts";
 import { invoke, rethrowLater } from "../../src/net/invoke.ts";
+import { toNetworkError } from "./errors.ts";
 
-/** Node error codes that keep their name as a `NetworkErrorCode`. */
-const SOCKET_ERROR_CODES: Record<string, NetworkErrorCode> = {
-  ECONNREFUSED: "ECONNREFUSED",
-  ECONNRESET: "ECONNRESET",
-  ECONNABORTED: "ECONNRESET",
-  ETIMEDOUT: "ETIMEDOUT",
-  EADDRINUSE: "EADDRINUSE",
-  EADDRNOTAVAIL: "EADDRNOTAVAIL",
-  ENOTFOUND: "ENOTFOUND",
-  EAI_AGAIN: "ENOTFOUND",
-  EPIPE: "EPIPE",
-  ABORT_ERR: "ABORTED",
-};
 
 export class NodeNetwork implements Network {
   listen(options: ListenOptions, onOpen: OpenHandler): Promise<Listener> {
@@ -300,25 +287,6 @@ function serverTlsInfo(socket: tls.TLSSocket): TlsInfo {
   };
 }
 
-/**
- * Maps a Node error to a `NetworkError`. `duringHandshake` marks errors raised between the TCP
- * connect and the end of the TLS handshake, which Node reports with OpenSSL's codes.
- */
-function toNetworkError(error: unknown, duringHandshake: boolean): NetworkError {
-  if (error instanceof NetworkError) {
-    return error;
-  }
-  const code = (error as { code?: unknown } | null)?.code;
-  const message = error instanceof Error ? error.message : String(error);
-  const mapped = typeof code === "string" ? SOCKET_ERROR_CODES[code] : undefined;
-  if (mapped !== undefined) {
-    return new NetworkError(mapped, message, { cause: error });
-  }
-  if (duringHandshake || (typeof code === "string" && /SSL|TLS|CERT/.test(code))) {
-    return new NetworkError("TLS", `TLS handshake failed: ${message}`, { cause: error });
-  }
-  return new NetworkError("UNKNOWN", message, { cause: error });
-}
 
 function abortError(signal: AbortSignal | undefined): NetworkError {
   return new NetworkError("ABORTED", "connect aborted", { cause: signal?.reason });
