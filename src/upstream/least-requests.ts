@@ -1,6 +1,5 @@
-import type { BalanceContext, Balancer, WeightedPeer } from "./balancer.ts";
-import { checkPeers } from "./peer-list.ts";
-import { SmoothWeightedRotation } from "./round-robin.ts";
+import type { BalanceContext, WeightedPeer } from "./balancer.ts";
+import { RotatingBalancer } from "./round-robin.ts";
 
 /**
  * Weighted least requests, as nginx's `least_conn` does it: the peer with the fewest requests
@@ -12,26 +11,9 @@ import { SmoothWeightedRotation } from "./round-robin.ts";
  * Load comes from `context.inFlight`. Without it every peer counts as idle, which makes this
  * weighted round robin.
  */
-export class LeastRequestsBalancer<P extends WeightedPeer> implements Balancer<P> {
-  #peers: readonly P[] = [];
-  #rotation = new SmoothWeightedRotation([]);
-
-  constructor(peers: readonly P[]) {
-    this.setPeers(peers);
-  }
-
-  get peers(): readonly P[] {
-    return this.#peers;
-  }
-
-  setPeers(peers: readonly P[]): void {
-    checkPeers(peers);
-    this.#peers = [...peers];
-    this.#rotation = new SmoothWeightedRotation(peers.map((peer) => peer.weight));
-  }
-
+export class LeastRequestsBalancer<P extends WeightedPeer> extends RotatingBalancer<P> {
   candidates(context?: BalanceContext<P>): P[] {
-    const peers = this.#peers;
+    const peers = this.peerList;
     const count = peers.length;
     if (count === 1) {
       return [peers[0]];
@@ -41,7 +23,7 @@ export class LeastRequestsBalancer<P extends WeightedPeer> implements Balancer<P
     const inFlight = context?.inFlight;
     const loads = peers.map((peer) => (inFlight === undefined ? 0 : inFlight(peer)) / peer.weight);
     const lowest = Math.min(...loads);
-    const picked = this.#rotation.next((index) => loads[index] === lowest);
+    const picked = this.rotation.next((index) => loads[index] === lowest);
 
     const order: number[] = [];
     for (let offset = 1; offset < count; offset++) {

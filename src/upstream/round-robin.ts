@@ -43,31 +43,39 @@ export class SmoothWeightedRotation {
   }
 }
 
-/** Smooth weighted round robin. It ignores the request and the peers' load. */
-export class RoundRobinBalancer<P extends WeightedPeer> implements Balancer<P> {
-  #peers: readonly P[] = [];
-  #rotation = new SmoothWeightedRotation([]);
+/**
+ * The peer list and weighted rotation that round robin and least requests share; a new list
+ * starts a new rotation.
+ */
+export abstract class RotatingBalancer<P extends WeightedPeer> implements Balancer<P> {
+  protected peerList: readonly P[] = [];
+  protected rotation = new SmoothWeightedRotation([]);
 
   constructor(peers: readonly P[]) {
     this.setPeers(peers);
   }
 
   get peers(): readonly P[] {
-    return this.#peers;
+    return this.peerList;
   }
 
   setPeers(peers: readonly P[]): void {
     checkPeers(peers);
-    this.#peers = [...peers];
-    this.#rotation = new SmoothWeightedRotation(peers.map((peer) => peer.weight));
+    this.peerList = [...peers];
+    this.rotation = new SmoothWeightedRotation(peers.map((peer) => peer.weight));
   }
 
+  abstract candidates(context?: BalanceContext<P>): P[];
+}
+
+/** Smooth weighted round robin. It ignores the request and the peers' load. */
+export class RoundRobinBalancer<P extends WeightedPeer> extends RotatingBalancer<P> {
   /** Returns the picked peer first, then the others in list order after it. */
   candidates(_context?: BalanceContext<P>): P[] {
-    const peers = this.#peers;
+    const peers = this.peerList;
     if (peers.length === 1) {
       return [peers[0]];
     }
-    return rotate(peers, this.#rotation.next());
+    return rotate(peers, this.rotation.next());
   }
 }
