@@ -10,7 +10,7 @@ export interface AppendFile {
   close(): Promise<void>;
 }
 
-/** What the core needs from the process it runs in. Each adapter's `main.ts` provides one. */
+/** The services the core needs from the process it runs in. Each adapter's `main.ts` provides one. */
 export interface Runtime {
   /** `bun`, `deno` or `node`. */
   readonly name: string;

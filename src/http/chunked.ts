@@ -272,7 +272,7 @@ export function encodeChunk(data: Uint8Array): Uint8Array {
   return encoded;
 }
 
-/** The last chunk with an empty trailer section. */
+/** Returns the last chunk with an empty trailer section. */
 export function lastChunk(): Uint8Array {
   return LAST_CHUNK.slice();
 }

@@ -3,7 +3,7 @@ import { connectionTokens, splitList } from "./fields.ts";
 import type { RequestHead, ResponseHead } from "./head-parser.ts";
 import { HttpParseError } from "./parse-error.ts";
 
-/** How a message body is delimited (RFC 9112 §6.3). */
+/** The delimitation of a message body (RFC 9112 §6.3). */
 export type BodyFraming =
   | { kind: "none" }
   | { kind: "length"; length: number }
@@ -14,12 +14,12 @@ export type BodyFraming =
 /**
  * `codings`, on a response, lists the transfer codings other than chunked and identity that
  * the origin applied (such as gzip), in order. Cairn keeps them on the body it relays, so the
- * client must be told about them.
+ * response to the client must name them.
  */
 
 export const NO_BODY: BodyFraming = { kind: "none" };
 
-/** What the proxy needs to know about a request beyond its head, validated. */
+/** The validated facts about a request that the proxy needs beyond its head. */
 export interface RequestInfo {
   framing: BodyFraming;
   /** Host to route on and to send upstream: from an absolute-form target, else the Host field. */
@@ -46,7 +46,7 @@ const MAX_LENGTH_DIGITS = 15;
 
 /**
  * Validates a request head and works out its framing and routing facts. Ambiguous framing is
- * rejected, never guessed (RFC 9112 §6.3). Throws HttpParseError with the status to answer.
+ * rejected, never guessed (RFC 9112 §6.3). Throws HttpParseError with the status of the error response.
  */
 export function analyzeRequest(head: RequestHead, maxBodyBytes: number): RequestInfo {
   const fields = head.fields;
@@ -143,7 +143,7 @@ export function analyzeRequest(head: RequestHead, maxBodyBytes: number): Request
       // RFC 9112 §6.3 rule 4: chunked must be applied once and last.
       throw new HttpParseError("INVALID_TRANSFER_ENCODING", "chunked must be the only and final transfer coding");
     } else {
-      // RFC 9112 §6.1: a server answers 501 to a transfer coding it does not implement.
+      // RFC 9112 §6.1: a server responds 501 to a transfer coding it does not implement.
       throw new HttpParseError(
         "UNSUPPORTED_TRANSFER_CODING",
         `unsupported transfer coding "${codings.join(", ")}"`,
@@ -173,7 +173,7 @@ export function analyzeRequest(head: RequestHead, maxBodyBytes: number): Request
 
 /**
  * Works out how an origin's response body is delimited (RFC 9112 §6.3). Throws HttpParseError
- * for framing a proxy must not relay; the caller answers 502 and closes the connection.
+ * for framing a proxy must not relay; the caller responds 502 and closes the connection.
  */
 export function responseFraming(head: ResponseHead, requestMethod: string): BodyFraming {
   const framing = declaredResponseFraming(head);

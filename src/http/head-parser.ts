@@ -26,7 +26,7 @@ export interface RequestHead {
   method: string;
   /** The request-target exactly as received. */
   target: string;
-  /** 0 for HTTP/1.0, 1 for HTTP/1.1 (and for a later 1.x, which is answered as 1.1). */
+  /** 0 for HTTP/1.0, 1 for HTTP/1.1 (and for a later 1.x, which is handled as 1.1). */
   versionMinor: number;
   fields: FieldList;
 }

@@ -10,7 +10,7 @@ export interface HeadLimits {
   maxFieldCount: number;
 }
 
-/** What a scanner looks for before the field lines. */
+/** The kind of head, which decides what comes before the field lines. */
 export type HeadKind = "request" | "response" | "trailer";
 
 /**

@@ -88,7 +88,7 @@ export interface ClientTlsOptions {
 
 export interface ListenOptions {
   hostname: string;
-  /** 0 picks a free port; `Listener.address` tells which. */
+  /** 0 picks a free port, which `Listener.address` then reports. */
   port: number;
   /** Unix socket path; when set, `hostname` and `port` are ignored. */
   path?: string;

@@ -65,7 +65,7 @@ export interface UpstreamGroup {
   readonly timeouts: UpstreamTimeouts;
 }
 
-/** Where a matched route sends requests, and the rewrites it applies. */
+/** The upstream group of a matched route, and the rewrites it applies. */
 export interface RouteTarget {
   readonly name: string;
   readonly group: UpstreamGroup;
@@ -78,7 +78,7 @@ export interface RouteTarget {
   readonly removeFields?: ReadonlySet<string>;
 }
 
-/** What a routing decision sees of a request. */
+/** The parts of a request that a routing decision reads. */
 export interface RouteRequest {
   host: string | undefined;
   path: string;
@@ -86,7 +86,7 @@ export interface RouteRequest {
   header(lowerName: string): string | undefined;
 }
 
-/** What client connections of one listener share. */
+/** The state that client connections of one listener share. */
 export interface ProxyContext {
   readonly limits: DownstreamLimits;
   /** `http` or `https`, sent upstream as `X-Forwarded-Proto`. */

@@ -14,9 +14,11 @@ import type { Tunnel } from "./tunnel.ts";
 
 /**
  * Bytes read ahead of the current exchange before reading pauses: enough for a pipelined
- * request or a request body in flight, small enough that a stalled upstream holds little.
+ * request or a request body in flight, small enough that a stalled upstream keeps little in memory.
  */
 const INBOX_HIGH_WATER_BYTES = 64 * 1024;
+
+const textEncoder = new TextEncoder();
 
 /** How long a connection Cairn has finished with waits for the client to close its side. */
 const LINGER_TIMEOUT_MS = 5_000;
@@ -151,7 +153,7 @@ export class DownstreamConnection implements ConnectionHandlers {
     }
     if (this.#peerEnded && this.#exchange === undefined && !this.#closing) {
       // Every complete request was served. Bytes left over are a head the client never finished,
-      // and there is nothing to answer.
+      // and there is no request to respond to.
       if (this.#scanner.started || this.#inboxBytes > 0) this.destroy();
       else this.#close();
       return;
@@ -249,7 +251,7 @@ export class DownstreamConnection implements ConnectionHandlers {
   ): number {
     const { retryAfterSeconds, requestId } = options;
     const reason = reasonPhrase(status);
-    const body = new TextEncoder().encode(`${status} ${reason}: ${detail}\n`);
+    const body = textEncoder.encode(`${status} ${reason}: ${detail}\n`);
     const fields = [
       "Date",
       httpDate(),
@@ -326,7 +328,7 @@ export class DownstreamConnection implements ConnectionHandlers {
     this.#answerHeadError(proxyError);
   }
 
-  /** Answers a request whose head never became a request, and logs it like any other. */
+  /** Responds to a request head that failed to parse, and logs it like any other request. */
   #answerHeadError(error: ProxyError): void {
     const startedAt = Date.now() - (performance.now() - this.#headStartedAt);
     this.context.events.connectionError(error, { client: this.clientAddress });

@@ -51,7 +51,7 @@ const STATUS_BY_CODE: Record<ProxyErrorCode, number> = {
 };
 
 /**
- * What a client is told about failures on Cairn's side. The details (peer addresses, errors
+ * Messages for the client about failures on Cairn's side. The details (peer addresses, errors
  * from the operating system) go to the log only, because an edge proxy must not show its
  * internal network to the outside.
  */
@@ -76,7 +76,7 @@ export class ProxyError extends Error {
   readonly source: ErrorSource;
   /** True when nothing of the request reached the origin, so another peer may be tried. */
   readonly retryable: boolean;
-  /** Status to answer with; set for request parse errors, else taken from the code. */
+  /** Status of the error response: the parser's status for request parse errors, else the code's. */
   readonly status: number;
   /** Value of the `Retry-After` field of the error response, in seconds, when it has one. */
   readonly retryAfterSeconds: number | undefined;

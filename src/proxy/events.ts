@@ -79,8 +79,8 @@ export interface DiscoveryChange {
 }
 
 /**
- * What the core reports; it never logs by itself. The logger subscribes by implementing this
- * interface.
+ * The events the core reports, because it never logs by itself. The logger subscribes by
+ * implementing this interface.
  */
 export interface ProxyEvents {
   access(record: AccessRecord): void;

@@ -358,7 +358,7 @@ export class Exchange implements UpstreamOwner {
     }
   }
 
-  /** The whole request is upstream: the origin has a bounded time to answer. */
+  /** The whole request is upstream: the origin has a bounded time to respond. */
   #onRequestSent(): void {
     this.#upstreamWritable = false;
     if (this.#responseHead !== undefined) return;
@@ -599,7 +599,7 @@ export class Exchange implements UpstreamOwner {
     downstream.finishExchange(this, keepAlive);
   }
 
-  /** Answers the request as its final recipient, without an upstream. */
+  /** Responds to the request as its final recipient, without an upstream. */
   #answerLocally(status: number, detail: string): void {
     const downstream = this.downstream;
     const keepAlive = this.#requestBodyDone && this.#info!.keepAlive && !downstream.context.draining;

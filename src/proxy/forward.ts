@@ -32,7 +32,7 @@ export type ForwardingDecision = "forward" | "answer";
  * the status to send: 405 for TRACE, which would echo the request (cookies and credentials
  * included) back to the caller; 508 when `Via` already names Cairn, because the request
  * looped; 400 for an invalid Max-Forwards on OPTIONS. Returns "answer" for OPTIONS with
- * `Max-Forwards: 0`, which Cairn must answer as the final recipient (RFC 9110 §7.6.2).
+ * `Max-Forwards: 0`, to which Cairn must respond as the final recipient (RFC 9110 §7.6.2).
  */
 export function checkForwarding(head: RequestHead): ForwardingDecision {
   if (head.method === "TRACE") {
@@ -183,7 +183,7 @@ export function upstreamRequestFields(
         via = via === undefined ? fields[i + 1] : `${via}, ${fields[i + 1]}`;
         continue;
       case "max-forwards":
-        // checkForwarding validated the value and answered a 0 itself (RFC 9110 §7.6.2).
+        // checkForwarding validated the value and responded to a 0 itself (RFC 9110 §7.6.2).
         if (head.method === "OPTIONS") {
           result.push(name, decrementDigits(fields[i + 1]));
           continue;
@@ -285,8 +285,8 @@ export function switchingProtocolsFields(head: ResponseHead, protocols: string):
 }
 
 /**
- * The origin's response fields without hop-by-hop fields, those the origin named in
- * `Connection`, and framing; used as is for interim (1xx) responses.
+ * Returns the origin's response fields without hop-by-hop fields, those the origin named in
+ * `Connection`, and framing. Interim (1xx) responses are relayed with exactly these fields.
  */
 export function relayedResponseFields(head: ResponseHead): FieldList {
   const fields = head.fields;

@@ -35,7 +35,8 @@ describe("Deadline", () => {
     deadline.set(500);
     deadline.set(20);
     await sleep(80);
-    assert.ok(firedAt > 0 && firedAt < 80, `fired after ${firedAt.toFixed(1)} ms`);
+    assert.ok(firedAt > 0, "the callback ran");
+    assert.ok(firedAt < 80, `fired after ${firedAt.toFixed(1)} ms`);
     deadline.dispose();
   });
 
