@@ -3,14 +3,19 @@ import { DEFAULT_CONFIG_PATH, helpText, parseArgs } from "./cli/args.ts";
 import { parseListenAddress } from "./config/address.ts";
 import { configFromFlags, formatProblems, type LoadResult, parseConfigText } from "./config/load.ts";
 import type { Config } from "./config/schema.ts";
+import { sameValue } from "./config/same-value.ts";
 import { startDemoOrigin } from "./demo/origin.ts";
 import { Logger } from "./log/logger.ts";
 import { isLoopbackHost } from "./net/ip-address.ts";
+import { ConfigReloader } from "./lifecycle/reloader.ts";
+import { formatAddress, logReload } from "./lifecycle/report.ts";
 import type { Listener } from "./net/types.ts";
 import { fanOutEvents } from "./proxy/fan-out-events.ts";
 import { ProxyServer } from "./proxy/server.ts";
 import type { AppendFile, Runtime } from "./runtime.ts";
 import { VERSION } from "./version.ts";
+import { runSupervisor } from "./workers/run-supervisor.ts";
+import { WORKER_INDEX_ENV, WORKER_TOKEN_ENV } from "./workers/supervisor.ts";
 
 const PROGRAM_NAME = "cairn";
 
@@ -35,10 +40,10 @@ export async function runCli(runtime: Runtime): Promise<void> {
 
   let loaded: LoadResult;
   const source = args.listen !== undefined ? "command line" : args.configPath ?? DEFAULT_CONFIG_PATH;
+  let text: string | undefined;
   if (args.listen !== undefined) {
     loaded = configFromFlags({ listen: args.listen, upstreams: args.upstreams });
   } else {
-    let text: string;
     try {
       text = await runtime.readTextFile(source);
     } catch (error) {
@@ -62,11 +67,28 @@ export async function runCli(runtime: Runtime): Promise<void> {
     runtime.writeStderr(`${PROGRAM_NAME}: ${admin.message}\n`);
     return void (await runtime.exit(1));
   }
-  await serve(runtime, loaded.config, source, admin.settings);
+  const file = args.listen !== undefined ? undefined : { path: source, text: text! };
+  const workerIndex = runtime.getEnv(WORKER_INDEX_ENV);
+  const workerToken = runtime.getEnv(WORKER_TOKEN_ENV);
+  if (workerIndex !== undefined && workerToken !== undefined) {
+    // A worker serves the config's listeners and answers its supervisor on a private admin API.
+    const worker = { index: Number(workerIndex), token: workerToken };
+    const settings = { hostname: "127.0.0.1", port: 0, token: workerToken };
+    return void (await serve(runtime, loaded.config, source, file, settings, worker));
+  }
+  if (args.workers > 1) {
+    return void (await runSupervisor(runtime, loaded.config, {
+      source,
+      file,
+      admin: admin.settings,
+      count: args.workers,
+    }));
+  }
+  await serve(runtime, loaded.config, source, file, admin.settings);
 }
 
 /** Address of the admin API and the bearer token it requires. */
-interface AdminSettings {
+export interface AdminSettings {
   hostname: string;
   port: number;
   token: string | undefined;
@@ -114,13 +136,23 @@ function resolveAdmin(
   return { ok: true, settings: { hostname: address.hostname, port: address.port, token } };
 }
 
+/**
+ * Runs the proxy until a shutdown signal. `file` is the config file and the text it was loaded
+ * from, which reloads read again; undefined when the config came from command-line flags.
+ * `worker` is set in a worker process of `--workers`: its listeners share their ports, its
+ * supervisor runs the demo origin, watches the file and stops it with SIGTERM or by exiting,
+ * and `adminSettings` is its private admin API.
+ */
 async function serve(
   runtime: Runtime,
   config: Config,
   source: string,
+  file: { path: string; text: string } | undefined,
   adminSettings: AdminSettings | undefined,
+  worker?: { index: number; token: string },
 ): Promise<void> {
   let accessFile: AppendFile | undefined;
+  let accessFilePath: string | undefined;
   const logger = new Logger({
     level: config.logging.level,
     access: config.logging.access,
@@ -134,6 +166,7 @@ async function serve(
   if (config.logging.access && config.logging.accessFile !== undefined) {
     accessFile = await openAccessFile(runtime, config.logging.accessFile, logger);
     if (accessFile === undefined) return void (await runtime.exit(1));
+    accessFilePath = config.logging.accessFile;
   }
   let accessFileClosed: Promise<void> | undefined;
   /** Writes the access lines still held back and closes the access log file, once. */
@@ -147,7 +180,7 @@ async function serve(
   let demo: Listener | undefined;
   let server: ProxyServer;
   try {
-    if (config.demo) {
+    if (config.demo && worker === undefined) {
       demo = await startDemoOrigin(runtime.network, config.demo);
       logger.log("info", "demo origin started", { address: formatAddress(demo.address) });
     }
@@ -155,6 +188,7 @@ async function serve(
       network: runtime.network,
       events: fanOutEvents(logger, metrics),
       readTextFile: (path) => runtime.readTextFile(path),
+      reusePort: worker !== undefined,
     });
   } catch (error) {
     const detail = error instanceof Error ? error.message : String(error);
@@ -164,12 +198,61 @@ async function serve(
     return void (await runtime.exit(1));
   }
 
+  /**
+   * Switches the proxy, then the logging settings, to a reloaded config. The access log file is
+   * opened again even when its path is unchanged, so a reload after a rotation writes to the new
+   * file; when it cannot be opened, the old one stays in use.
+   */
+  const applyConfig = async (next: Config) => {
+    const running = server.config;
+    const summary = await server.reload(next);
+    if (!sameValue(running.admin, next.admin)) {
+      logger.log("warn", "the admin section changed: the admin listener keeps its address and token until a restart");
+    }
+    if (!sameValue(running.demo, next.demo)) {
+      logger.log("warn", "the demo section changed: the demo origin keeps its address until a restart");
+    }
+    logger.configure(next.logging);
+    if (next.reload.watch && worker === undefined) reloader.watch(next.reload.watchIntervalMs);
+    else reloader.stopWatching();
+    const nextPath = next.logging.access ? next.logging.accessFile : undefined;
+    let previous: AppendFile | undefined = accessFile;
+    if (nextPath !== undefined) {
+      const opened = await openAccessFileForReload(runtime, nextPath, logger);
+      if (opened !== undefined) {
+        logger.flush();
+        accessFile = opened;
+        accessFilePath = nextPath;
+      } else {
+        previous = undefined;
+      }
+    } else {
+      logger.flush();
+      accessFile = undefined;
+      accessFilePath = undefined;
+    }
+    await previous?.close();
+    return summary;
+  };
+  const reloader = new ConfigReloader({
+    path: file?.path,
+    initialText: file?.text,
+    readTextFile: (path) => runtime.readTextFile(path),
+    apply: applyConfig,
+    onOutcome: (outcome, trigger) => {
+      metrics.reloaded(outcome.status === "reloaded");
+      logReload(logger, outcome, trigger, accessFilePath);
+    },
+  });
+
   let admin: AdminServer | undefined;
   if (adminSettings !== undefined) {
     try {
       const app = createAdminApp({
         view: server,
         metrics,
+        reload: () => reloader.reload("admin API"),
+        internalRoutes: worker !== undefined,
         token: adminSettings.token,
         onError: (error, path) => logger.log("error", `admin request failed: ${error.message}`, { path }),
       });
@@ -195,7 +278,9 @@ async function serve(
       address: formatAddress(entry.listener.address),
     })),
     ...(admin === undefined ? {} : { admin: formatAddress(admin.address) }),
-  });
+  }, worker !== undefined);
+
+  if (config.reload.watch && worker === undefined) reloader.watch(config.reload.watchIntervalMs);
 
   let stopping = false;
   const stop = async (signal: string) => {
@@ -205,7 +290,8 @@ async function serve(
       return void (await runtime.exit(1));
     }
     stopping = true;
-    const deadlineMs = config.shutdown.drainTimeoutMs;
+    reloader.stopWatching();
+    const deadlineMs = server.config.shutdown.drainTimeoutMs;
     logger.log("info", `${signal} received: draining`, {
       openConnections: server.openConnections,
       deadlineMs,
@@ -220,10 +306,17 @@ async function serve(
     await runtime.exit(0);
   };
   runtime.onSignal("SIGTERM", () => void stop("SIGTERM"));
-  runtime.onSignal("SIGINT", () => void stop("SIGINT"));
+  if (worker === undefined) {
+    runtime.onSignal("SIGINT", () => void stop("SIGINT"));
+  } else {
+    // Ctrl-C reaches the whole process group; the supervisor answers it with SIGTERM to each
+    // worker, which a worker would otherwise count as a second signal and exit at once.
+    runtime.onSignal("SIGINT", () => {});
+    // The pipe closes when the supervisor exits, even when it is killed.
+    runtime.onStdinEnd(() => void stop("end of standard input"));
+  }
   runtime.onSignal("SIGHUP", () => {
-    // NOTE: reloading is not implemented yet; the handler keeps SIGHUP from ending the process.
-    logger.log("warn", "SIGHUP received: config reload is not supported yet; restart to apply changes");
+    if (!stopping) void reloader.reload("SIGHUP");
   });
 }
 
@@ -252,11 +345,22 @@ async function openAccessFile(
   }
 }
 
-function describeError(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
+/** Opens the access log file of a reloaded config; undefined, after logging why, when it cannot. */
+async function openAccessFileForReload(
+  runtime: Runtime,
+  path: string,
+  logger: Logger,
+): Promise<AppendFile | undefined> {
+  try {
+    return await runtime.openAppendFile(path, (error) => {
+      logger.log("error", `writing the access log file failed, so access lines are dropped until restart: ${error.message}`, { path });
+    });
+  } catch (error) {
+    logger.log("error", `cannot open access log file ${path}, so the previous access log stays in use: ${describeError(error)}`);
+    return undefined;
+  }
 }
 
-function formatAddress(address: { hostname: string; port: number; family: string }): string {
-  if (address.family === "unix") return address.hostname;
-  return address.family === "IPv6" ? `[${address.hostname}]:${address.port}` : `${address.hostname}:${address.port}`;
+function describeError(error: unknown): string {
+  return error instanceof Error ? error.message : String(error);
 }

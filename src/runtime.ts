@@ -10,6 +10,25 @@ export interface AppendFile {
   close(): Promise<void>;
 }
 
+/** A process of this program that `Runtime.spawnWorker` started. */
+export interface WorkerProcess {
+  readonly pid: number;
+  /** Resolves once the process ended: to its exit code, or to null when a signal ended it. */
+  readonly exited: Promise<number | null>;
+  kill(signal: "SIGTERM" | "SIGKILL"): void;
+}
+
+export interface WorkerSpawnOptions {
+  /** Command-line arguments for the worker, after the program name. */
+  args: string[];
+  /** Variables added to the worker's environment. */
+  env: Record<string, string>;
+  /** The access log file the worker appends to, for runtimes that grant file access per path. */
+  accessFile?: string;
+  /** Receives each line the worker writes to standard error, without its line feed. */
+  onStderrLine(line: string): void;
+}
+
 /** The services the core needs from the process it runs in. Each adapter's `main.ts` provides one. */
 export interface Runtime {
   /** `bun`, `deno` or `node`. */
@@ -31,6 +50,15 @@ export interface Runtime {
   writeStderr(text: string): void;
   /** Adds a handler for a process signal. */
   onSignal(signal: SignalName, handler: () => void): void;
+  /**
+   * Starts another process of this program, on the same runtime, as a worker: its standard
+   * output is this process's, its standard error comes to `onStderrLine`, and its standard input
+   * is a pipe that closes when this process ends. Throws when the runtime cannot start one,
+   * with the reason.
+   */
+  spawnWorker(options: WorkerSpawnOptions): WorkerProcess;
+  /** Calls `handler` once standard input reaches its end, as when a worker's supervisor exits. */
+  onStdinEnd(handler: () => void): void;
   /** Flushes standard output and error, then ends the process. */
   exit(code: number): Promise<never>;
 }

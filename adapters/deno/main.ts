@@ -2,6 +2,7 @@ import { runCli } from "../../src/main.ts";
 import type { Runtime, SignalName } from "../../src/runtime.ts";
 import { openAppendFile } from "./append-file.ts";
 import { DenoNetwork } from "./network.ts";
+import { onStdinEnd, spawnDenoWorker } from "./workers.ts";
 
 reportStrayErrors();
 
@@ -18,6 +19,8 @@ const runtime: Runtime = {
   writeStdout: (text) => writeAll(Deno.stdout, text),
   writeStderr: (text) => writeAll(Deno.stderr, text),
   onSignal: (signal: SignalName, handler) => Deno.addSignalListener(signal, handler),
+  spawnWorker: spawnDenoWorker,
+  onStdinEnd,
   exit: (code) => Deno.exit(code),
 };
 

@@ -1,8 +1,10 @@
 import { readFile } from "node:fs/promises";
 import process from "node:process";
 import { runCli } from "../../src/main.ts";
+import { onStdinEnd } from "./child-worker.ts";
 import { NodeNetwork } from "./network.ts";
 import { nodeProcess, reportStrayErrors } from "./process.ts";
+import { forkClusterWorker } from "./workers.ts";
 
 reportStrayErrors();
 
@@ -12,4 +14,6 @@ await runCli({
   version: process.versions.node,
   network: new NodeNetwork(),
   readTextFile: (path) => readFile(path, "utf8"),
+  spawnWorker: forkClusterWorker,
+  onStdinEnd,
 });

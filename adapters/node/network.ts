@@ -58,11 +58,12 @@ export class NodeNetwork implements Network {
         reject(toNetworkError(error, false));
       };
       server.once("error", onListenError);
-      // NOTE: `reusePort` is not passed on because Node 20 ignores it (checked on 20.20.2), so
-      // processes cannot share a port under Node.
+      // Node 20 ignores `reusePort` (checked on 20.20.2). Processes share a port through the
+      // cluster module instead: in a cluster worker, a listener is shared through the primary
+      // unless `exclusive` is set, so only listeners that ask for `reusePort` are shared.
       const listening = options.path !== undefined
         ? { path: options.path }
-        : { host: options.hostname, port: options.port };
+        : { host: options.hostname, port: options.port, exclusive: options.reusePort !== true };
       server.listen(listening, () => {
         server.off("error", onListenError);
         // Accept errors after listening (such as EMFILE) do not stop the server, and an

@@ -1,13 +1,37 @@
 import { type Context, Hono } from "hono";
 import { formatSocketAddress } from "../net/ip-address.ts";
+import type { ReloadOutcome } from "../lifecycle/reloader.ts";
 import type { ProxySnapshot, ProxyView } from "../proxy/snapshot.ts";
+import type { WorkerStatus } from "../workers/supervisor.ts";
 import { renderDashboard } from "./dashboard.ts";
-import type { MetricsCollector } from "./metrics.ts";
+import type { TrafficStats } from "./metrics.ts";
 import { PROMETHEUS_CONTENT_TYPE } from "./metrics.ts";
 
+/** The proxy as the admin API sees it: one process, or the merged view of its workers. */
+export interface AdminView {
+  readonly draining: boolean;
+  snapshot(): ProxySnapshot | Promise<ProxySnapshot>;
+}
+
+/** Renders `/metrics` and the dashboard's traffic counts; a `MetricsCollector` is one. */
+export interface AdminMetrics {
+  render(snapshot: ProxySnapshot): string | Promise<string>;
+  traffic(): TrafficStats | Promise<TrafficStats>;
+}
+
 export interface AdminAppOptions {
-  view: ProxyView;
-  metrics: MetricsCollector;
+  view: ProxyView | AdminView;
+  metrics: AdminMetrics;
+  /** Worker processes for `/status`, when a supervisor serves the API for them. */
+  workers?: () => WorkerStatus[];
+  /**
+   * Serves `GET /snapshot` and `GET /traffic`, the raw snapshot and traffic counts as JSON,
+   * which a supervisor reads from its workers. Off by default: their shapes are internal and may
+   * change between versions.
+   */
+  internalRoutes?: boolean;
+  /** Reloads the config file for `POST /reload`; without it, that route answers 404. */
+  reload?: () => Promise<ReloadOutcome>;
   /** When set, every request needs `Authorization: Bearer <token>` or gets 401. */
   token?: string;
   /** Called with an error that a route raised; the client gets 500. */
@@ -16,7 +40,10 @@ export interface AdminAppOptions {
 
 /**
  * Builds the admin API: `/healthz` (liveness), `/readyz` (503 while draining), `/status` (JSON),
- * `/metrics` (Prometheus text) and `/`, an HTML page of the status that reloads itself. Every route only reads the proxy's state.
+ * `/metrics` (Prometheus text), `/`, an HTML page of the status that reloads itself, and
+ * `POST /reload`, which reloads the config file and answers with the outcome as JSON: 200 with
+ * what changed, 422 with the problems of an invalid file, 409 when there is no file, 500 when
+ * the new config could not be applied. The other routes only read the proxy's state.
  */
 export function createAdminApp(options: AdminAppOptions): Hono {
   const { view, metrics, token } = options;
@@ -34,17 +61,47 @@ export function createAdminApp(options: AdminAppOptions): Hono {
     });
   }
 
-  app.get("/", (context) => context.html(renderDashboard(view.snapshot())));
+  app.get("/", async (context) => {
+    const [snapshot, traffic] = await Promise.all([view.snapshot(), metrics.traffic()]);
+    return context.html(renderDashboard(snapshot, traffic));
+  });
   app.get("/healthz", (context) => plainText(context, "ok\n"));
   app.get("/readyz", (context) => {
     if (view.draining) return plainText(context, "draining\n", 503);
     return plainText(context, "ready\n");
   });
-  app.get("/status", (context) => context.json(statusBody(view.snapshot())));
-  app.get("/metrics", (context) => {
-    const body = metrics.render(view.snapshot());
+  app.get("/status", async (context) => {
+    const body = statusBody(await view.snapshot());
+    return context.json(options.workers === undefined ? body : { ...body, workers: options.workers() });
+  });
+  app.get("/metrics", async (context) => {
+    const body = await metrics.render(await view.snapshot());
     return context.body(body, 200, { "Content-Type": PROMETHEUS_CONTENT_TYPE });
   });
+  if (options.internalRoutes === true) {
+    app.get("/snapshot", async (context) => context.json(await view.snapshot()));
+    app.get("/traffic", async (context) => context.json(await metrics.traffic()));
+  }
+  const reload = options.reload;
+  if (reload !== undefined) {
+    app.post("/reload", async (context) => {
+      const outcome = await reload();
+      switch (outcome.status) {
+        case "reloaded":
+          return context.json({ status: outcome.status, ...outcome.summary }, 200);
+        case "invalid":
+          return context.json({ status: outcome.status, problems: outcome.problems }, 422);
+        case "unavailable":
+          return context.json({ status: outcome.status, message: outcome.message }, 409);
+        case "failed":
+          return context.json({ status: outcome.status, message: outcome.message }, 500);
+      }
+    });
+    app.all("/reload", (context) => {
+      context.header("Allow", "POST");
+      return plainText(context, "Method Not Allowed: use POST /reload\n", 405);
+    });
+  }
   app.notFound((context) => plainText(context, "Not Found\n", 404));
   app.onError((error, context) => {
     options.onError?.(error, context.req.path);
@@ -60,7 +117,7 @@ export function createAdminApp(options: AdminAppOptions): Hono {
 function plainText(
   context: Context,
   text: string,
-  status: 200 | 401 | 404 | 500 | 503 = 200,
+  status: 200 | 401 | 404 | 405 | 500 | 503 = 200,
 ): Response {
   return context.text(text, status, { "Content-Type": "text/plain; charset=utf-8" });
 }

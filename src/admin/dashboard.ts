@@ -1,21 +1,29 @@
 import { formatSocketAddress } from "../net/ip-address.ts";
 import type { ProxySnapshot } from "../proxy/snapshot.ts";
+import type { TrafficStats } from "./metrics.ts";
 
 /** Seconds between reloads of the dashboard page. */
 export const DASHBOARD_REFRESH_SECONDS = 5;
 
 /**
- * Renders a read-only HTML page of the snapshot: listeners, routes, and each upstream's pool and
- * peers. The page reloads itself every `DASHBOARD_REFRESH_SECONDS` with a meta refresh, so it
- * needs no script.
+ * Renders a read-only HTML page of the snapshot and the traffic: request and error counts and
+ * rates, listeners, routes with their counts, and each upstream's pool and peers. The page
+ * reloads itself every `DASHBOARD_REFRESH_SECONDS` with a meta refresh, so it needs no script.
  */
-export function renderDashboard(snapshot: ProxySnapshot): string {
+export function renderDashboard(snapshot: ProxySnapshot, traffic: TrafficStats): string {
   const listeners = snapshot.listeners.map((listener) =>
     `<li>${escapeHtml(listener.name)}: ${escapeHtml(formatSocketAddress(listener.address))}</li>`
   );
-  const routes = snapshot.routes.map((route) =>
-    `<li>${escapeHtml(route.name)} → ${escapeHtml(route.upstream)}</li>`
-  );
+  const countsByRoute = new Map(traffic.routes.map((entry) => [entry.route, entry]));
+  const routes = snapshot.routes.map((route) => {
+    const counts = countsByRoute.get(route.name);
+    return `<tr><td>${escapeHtml(route.name)}</td><td>${escapeHtml(route.upstream)}</td>` +
+      `<td>${counts?.requests ?? 0}</td><td>${counts?.errors ?? 0}</td></tr>`;
+  });
+  const unmatched = countsByRoute.get("");
+  if (unmatched !== undefined) {
+    routes.push(`<tr><td>(no route matched)</td><td></td><td>${unmatched.requests}</td><td>${unmatched.errors}</td></tr>`);
+  }
   const upstreams = snapshot.upstreams.map((upstream) => {
     const rows = upstream.peers.map((peer) => {
       const health = peer.health;
@@ -48,17 +56,32 @@ ${rows.join("\n")}
 <h1>Cairn</h1>
 <p>${
     snapshot.draining ? "Draining: shutdown has begun." : "Serving."
-  } ${snapshot.openConnections} client connections open.
+  } ${plural(snapshot.openConnections, "client connection")} open.
 See <a href="/status">/status</a> and <a href="/metrics">/metrics</a>.</p>
+<h2>Traffic</h2>
+<p id="traffic">${plural(traffic.requests, "request")}, ${plural(traffic.errors, "error")} (5xx) since start.
+Over the last ${plural(traffic.rateWindowSeconds, "second")}: ${formatRate(traffic.requestsPerSecond)} requests/s,
+${formatRate(traffic.errorsPerSecond)} errors/s.</p>
 <h2>Listeners</h2>
 <ul>${listeners.join("")}</ul>
 <h2>Routes</h2>
-<ul>${routes.join("")}</ul>
+<table id="routes"><tr><th>Route</th><th>Upstream</th><th>Requests</th><th>Errors (5xx)</th></tr>
+${routes.join("\n")}
+</table>
 <h2>Upstreams</h2>
 ${upstreams.join("\n")}
 </body>
 </html>
 `;
+}
+
+function plural(count: number, noun: string): string {
+  return `${count} ${noun}${count === 1 ? "" : "s"}`;
+}
+
+/** Two decimals below 10 per second, whole numbers above. */
+function formatRate(perSecond: number): string {
+  return perSecond < 10 ? perSecond.toFixed(2) : String(Math.round(perSecond));
 }
 
 function escapeHtml(text: string): string {

@@ -1,6 +1,7 @@
 import type { ProxyError } from "../proxy/errors.ts";
 import type { AccessRecord, ProxyEvents, RetryRecord } from "../proxy/events.ts";
 import type { ProxySnapshot } from "../proxy/snapshot.ts";
+import { RateWindow } from "./rate-window.ts";
 
 /** Upper bounds of the request duration histogram, in seconds. */
 export const DURATION_BUCKETS_SECONDS = [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10];
@@ -15,11 +16,25 @@ interface RequestSeries {
 }
 
 interface DurationSeries {
-  route: string;
+  /** Label name and value, such as `route` and `web`. */
+  labelName: string;
+  label: string;
   /** Count per bucket of `DURATION_BUCKETS_SECONDS`, not cumulative; the last slot is +Inf. */
   buckets: number[];
   sumSeconds: number;
   count: number;
+}
+
+/** Request counts and recent rates, for the dashboard. */
+export interface TrafficStats {
+  requests: number;
+  /** Responses with a 5xx status: failed upstreams, timeouts and Cairn's own errors. */
+  errors: number;
+  requestsPerSecond: number;
+  errorsPerSecond: number;
+  /** Seconds the rates cover: the last minute, or less just after the start. */
+  rateWindowSeconds: number;
+  routes: { route: string; requests: number; errors: number }[];
 }
 
 /**
@@ -30,10 +45,17 @@ interface DurationSeries {
 export class MetricsCollector implements ProxyEvents {
   readonly #requests = new Map<string, RequestSeries>();
   readonly #durations = new Map<string, DurationSeries>();
+  readonly #upstreamResponse = new Map<string, DurationSeries>();
+  readonly #upstreamConnect = new Map<string, DurationSeries>();
   readonly #retries = new Map<string, { upstream: string; kind: string; count: number }>();
   #bytesReceived = 0;
   #bytesSent = 0;
   #connectionErrors = 0;
+  /** Kind 0 counts requests, kind 1 those with a 5xx status. */
+  readonly #rates = new RateWindow(2);
+  #reloads = { success: 0, failure: 0 };
+  #lastReloadSucceeded = true;
+  #lastReloadSuccessSeconds = Date.now() / 1000;
 
   access(record: AccessRecord): void {
     // Requests that matched no route are labelled with an empty route.
@@ -46,25 +68,19 @@ export class MetricsCollector implements ProxyEvents {
       this.#requests.set(requestKey, requests);
     }
     requests.count++;
+    this.#rates.record(0);
+    if (record.status >= 500) this.#rates.record(1);
 
-    let durations = this.#durations.get(route);
-    if (durations === undefined) {
-      durations = {
-        route,
-        buckets: new Array(DURATION_BUCKETS_SECONDS.length + 1).fill(0),
-        sumSeconds: 0,
-        count: 0,
-      };
-      this.#durations.set(route, durations);
+    observe(this.#durations, "route", route, record.totalTimeMs);
+    // `record.upstream` is the peer's label; a request that reached no peer has no upstream times.
+    if (record.upstream !== undefined) {
+      if (record.upstreamTimeMs !== undefined) {
+        observe(this.#upstreamResponse, "peer", record.upstream, record.upstreamTimeMs);
+      }
+      if (record.upstreamConnectTimeMs !== undefined) {
+        observe(this.#upstreamConnect, "peer", record.upstream, record.upstreamConnectTimeMs);
+      }
     }
-    const seconds = record.totalTimeMs / 1000;
-    let bucket = 0;
-    while (bucket < DURATION_BUCKETS_SECONDS.length && seconds > DURATION_BUCKETS_SECONDS[bucket]) {
-      bucket++;
-    }
-    durations.buckets[bucket]++;
-    durations.sumSeconds += seconds;
-    durations.count++;
 
     this.#bytesReceived += record.bytesIn;
     this.#bytesSent += record.bytesOut;
@@ -84,6 +100,42 @@ export class MetricsCollector implements ProxyEvents {
       this.#retries.set(key, series);
     }
     series.count++;
+  }
+
+  /** Totals by route and the rates of the last minute. */
+  traffic(): TrafficStats {
+    const routes = new Map<string, { route: string; requests: number; errors: number }>();
+    let requests = 0;
+    let errors = 0;
+    for (const series of this.#requests.values()) {
+      let entry = routes.get(series.route);
+      if (entry === undefined) {
+        entry = { route: series.route, requests: 0, errors: 0 };
+        routes.set(series.route, entry);
+      }
+      entry.requests += series.count;
+      requests += series.count;
+      if (series.codeClass === "5xx") {
+        entry.errors += series.count;
+        errors += series.count;
+      }
+    }
+    const rates = this.#rates.rates();
+    return {
+      requests,
+      errors,
+      requestsPerSecond: rates.perSecond[0],
+      errorsPerSecond: rates.perSecond[1],
+      rateWindowSeconds: rates.seconds,
+      routes: [...routes.values()],
+    };
+  }
+
+  /** Counts a config reload; a failed one makes `cairn_config_last_reload_successful` 0. */
+  reloaded(succeeded: boolean): void {
+    this.#reloads[succeeded ? "success" : "failure"]++;
+    this.#lastReloadSucceeded = succeeded;
+    if (succeeded) this.#lastReloadSuccessSeconds = Date.now() / 1000;
   }
 
   healthChanged(): void {}
@@ -107,30 +159,24 @@ export class MetricsCollector implements ProxyEvents {
       );
     }
 
-    out.family(
+    renderHistogram(
+      out,
       "cairn_request_duration_seconds",
-      "histogram",
       "Time from the request head to the end of the response.",
+      this.#durations,
     );
-    for (const series of this.#durations.values()) {
-      let cumulative = 0;
-      for (let i = 0; i < DURATION_BUCKETS_SECONDS.length; i++) {
-        cumulative += series.buckets[i];
-        const le = String(DURATION_BUCKETS_SECONDS[i]);
-        out.sample(
-          "cairn_request_duration_seconds_bucket",
-          { route: series.route, le },
-          cumulative,
-        );
-      }
-      out.sample(
-        "cairn_request_duration_seconds_bucket",
-        { route: series.route, le: "+Inf" },
-        series.count,
-      );
-      out.sample("cairn_request_duration_seconds_sum", { route: series.route }, series.sumSeconds);
-      out.sample("cairn_request_duration_seconds_count", { route: series.route }, series.count);
-    }
+    renderHistogram(
+      out,
+      "cairn_upstream_response_duration_seconds",
+      "Time from sending the request upstream to the response head, by peer.",
+      this.#upstreamResponse,
+    );
+    renderHistogram(
+      out,
+      "cairn_upstream_connect_duration_seconds",
+      "Time to open a new upstream connection, TLS handshake included, by peer.",
+      this.#upstreamConnect,
+    );
 
     out.family("cairn_bytes_received_total", "counter", "Request body bytes read from clients.");
     out.sample("cairn_bytes_received_total", {}, this.#bytesReceived);
@@ -162,8 +208,67 @@ export class MetricsCollector implements ProxyEvents {
     out.family("cairn_draining", "gauge", "1 while the proxy shuts down, else 0.");
     out.sample("cairn_draining", {}, snapshot.draining ? 1 : 0);
 
+    out.family("cairn_config_reloads_total", "counter", "Config reloads by result: success or failure.");
+    out.sample("cairn_config_reloads_total", { result: "success" }, this.#reloads.success);
+    out.sample("cairn_config_reloads_total", { result: "failure" }, this.#reloads.failure);
+    out.family(
+      "cairn_config_last_reload_successful",
+      "gauge",
+      "1 when the last reload succeeded or none has run, 0 when it failed.",
+    );
+    out.sample("cairn_config_last_reload_successful", {}, this.#lastReloadSucceeded ? 1 : 0);
+    out.family(
+      "cairn_config_last_reload_success_timestamp_seconds",
+      "gauge",
+      "Unix time of the last successful reload, or of the start.",
+    );
+    out.sample("cairn_config_last_reload_success_timestamp_seconds", {}, this.#lastReloadSuccessSeconds);
+
     renderUpstreams(out, snapshot);
     return out.text();
+  }
+}
+
+/** Adds one observation, in milliseconds, to the histogram series of `label` in `series`. */
+function observe(series: Map<string, DurationSeries>, labelName: string, label: string, ms: number): void {
+  let entry = series.get(label);
+  if (entry === undefined) {
+    entry = {
+      labelName,
+      label,
+      buckets: new Array(DURATION_BUCKETS_SECONDS.length + 1).fill(0),
+      sumSeconds: 0,
+      count: 0,
+    };
+    series.set(label, entry);
+  }
+  const seconds = ms / 1000;
+  let bucket = 0;
+  while (bucket < DURATION_BUCKETS_SECONDS.length && seconds > DURATION_BUCKETS_SECONDS[bucket]) {
+    bucket++;
+  }
+  entry.buckets[bucket]++;
+  entry.sumSeconds += seconds;
+  entry.count++;
+}
+
+function renderHistogram(
+  out: MetricWriter,
+  name: string,
+  help: string,
+  series: Map<string, DurationSeries>,
+): void {
+  out.family(name, "histogram", help);
+  for (const entry of series.values()) {
+    const labels = { [entry.labelName]: entry.label };
+    let cumulative = 0;
+    for (let i = 0; i < DURATION_BUCKETS_SECONDS.length; i++) {
+      cumulative += entry.buckets[i];
+      out.sample(`${name}_bucket`, { ...labels, le: String(DURATION_BUCKETS_SECONDS[i]) }, cumulative);
+    }
+    out.sample(`${name}_bucket`, { ...labels, le: "+Inf" }, entry.count);
+    out.sample(`${name}_sum`, labels, entry.sumSeconds);
+    out.sample(`${name}_count`, labels, entry.count);
   }
 }
 

@@ -18,13 +18,27 @@ export type ParsedArgs =
     admin?: string;
     /** Whether `--test` was given: check the configuration and exit without serving. */
     test: boolean;
+    /** Processes given with `--workers`; 1 when absent, which serves from this process. */
+    workers: number;
   }
   | { kind: "help" }
   | { kind: "version" }
   | { kind: "error"; message: string };
 
 /** Long options, which an unknown option is compared with to suggest the intended one. */
-const LONG_OPTIONS = ["--help", "--version", "--test", "--config", "--listen", "--upstream", "--admin"];
+const LONG_OPTIONS = [
+  "--help",
+  "--version",
+  "--test",
+  "--config",
+  "--listen",
+  "--upstream",
+  "--admin",
+  "--workers",
+];
+
+/** Most worker processes `--workers` accepts. */
+export const MAX_WORKERS = 256;
 
 /**
  * Parses the arguments after the program name. Options take their value as the next argument
@@ -36,6 +50,7 @@ export function parseArgs(args: readonly string[]): ParsedArgs {
   let configPath: string | undefined;
   let listen: string | undefined;
   let admin: string | undefined;
+  let workers: number | undefined;
   const upstreams: string[] = [];
   let test = false;
   let help = false;
@@ -117,6 +132,20 @@ export function parseArgs(args: readonly string[]): ParsedArgs {
         admin ??= value;
         break;
       }
+      case "--workers": {
+        const value = takeValue("N");
+        if (value !== undefined && workers !== undefined) {
+          error ??= `--workers is given twice ("${workers}" and "${value}"): give it once`;
+        }
+        if (value !== undefined) {
+          const count = /^[0-9]+$/.test(value) ? Number(value) : NaN;
+          if (!(count >= 1 && count <= MAX_WORKERS)) {
+            error ??= `--workers takes a whole number from 1 to ${MAX_WORKERS}, not "${value}"`;
+          }
+          workers ??= count;
+        }
+        break;
+      }
       case "--upstream": {
         const value = takeValue("URL");
         if (value !== undefined) {
@@ -153,7 +182,7 @@ export function parseArgs(args: readonly string[]): ParsedArgs {
     return { kind: "error", message: error };
   }
 
-  const result: ParsedArgs = { kind: "run", upstreams, test };
+  const result: ParsedArgs = { kind: "run", upstreams, test, workers: workers ?? 1 };
   if (configPath !== undefined) {
     result.configPath = configPath;
   }
@@ -198,9 +227,9 @@ export function helpText(programName: string): string {
   return `Cairn, an HTTP/1.1 reverse proxy.
 
 Usage:
-  ${p} [--config PATH] [--admin HOST:PORT] [--test]
+  ${p} [--config PATH] [--admin HOST:PORT] [--workers N] [--test]
   ${p} --listen HOST:PORT --upstream URL [--upstream URL]...
-      [--admin HOST:PORT] [--test]
+      [--admin HOST:PORT] [--workers N] [--test]
   ${p} --help | --version
 
 With no arguments, ${p} loads ${DEFAULT_CONFIG_PATH} and serves it. That path,
@@ -222,6 +251,11 @@ Options:
                       /metrics) on HOST:PORT, replacing admin.address of the
                       configuration. An address other than loopback needs
                       admin.tokenEnv in the configuration file.
+  --workers N         Serve from N processes that share the listeners' ports
+                      (SO_REUSEPORT on Bun and Deno, the cluster module on
+                      Node), under this one, which restarts a crashed
+                      worker and serves the admin API for all of them.
+                      Listeners need fixed ports. Default: 1, this process.
   -v, --version       Print the version and exit.
   -h, --help          Print this help and exit.
 
@@ -233,5 +267,6 @@ Examples:
   ${p} --config config/cairn.yaml
   ${p} --listen 127.0.0.1:8081 --upstream http://127.0.0.1:3000
   ${p} --test --config x.yaml
+  ${p} --config config/cairn.yaml --workers 2
 `;
 }

@@ -38,6 +38,7 @@ export interface Config {
   limits: LimitsConfig;
   logging: LoggingConfig;
   shutdown: ShutdownConfig;
+  reload: ReloadConfig;
   /** Address of the built-in demo origin, or undefined when it should not run. */
   demo: DemoConfig | undefined;
   /** The admin API listener, or undefined when it should not run. */
@@ -288,6 +289,13 @@ export interface LoggingConfig {
 export interface ShutdownConfig {
   /** Time that requests in flight get to finish after a shutdown signal. */
   drainTimeoutMs: number;
+}
+
+export interface ReloadConfig {
+  /** Whether a change of the config file's contents reloads it, as SIGHUP does. */
+  watch: boolean;
+  /** How often the file is read to look for a change. */
+  watchIntervalMs: number;
 }
 
 /** Outcome of `validateConfig`. */
@@ -1041,6 +1049,11 @@ const shutdownSchema = strictObject({
   drainTimeout: durationSchema("30s", 0),
 }).transform((shutdown): ShutdownConfig => ({ drainTimeoutMs: shutdown.drainTimeout }));
 
+const reloadSchema = strictObject({
+  watch: z.boolean().default(true),
+  watchInterval: durationSchema("1s", 100),
+}).transform((reload): ReloadConfig => ({ watch: reload.watch, watchIntervalMs: reload.watchInterval }));
+
 const demoSchema = strictObject({
   address: listenAddressSchema,
 }).transform((demo): DemoConfig => ({ ...demo.address }));
@@ -1069,6 +1082,7 @@ export const configSchema = strictObject({
   limits: section(limitsSchema.prefault({})),
   logging: section(loggingSchema.prefault({})),
   shutdown: section(shutdownSchema.prefault({})),
+  reload: section(reloadSchema.prefault({})),
   demo: section(demoSchema.optional()),
   admin: section(adminSchema.optional()),
 }).transform((file): Config => ({
@@ -1082,6 +1096,7 @@ export const configSchema = strictObject({
   limits: file.limits,
   logging: file.logging,
   shutdown: file.shutdown,
+  reload: file.reload,
   demo: file.demo,
   admin: file.admin,
 }));

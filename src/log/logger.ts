@@ -57,8 +57,18 @@ export class Logger implements ProxyEvents {
   #flushTimer: ReturnType<typeof setTimeout> | undefined;
 
   constructor(options: LoggerOptions) {
-    this.options = options;
+    // A copy, because `configure` changes it.
+    this.options = { ...options };
     this.#minRank = LEVEL_RANK[options.level];
+  }
+
+  /** Applies the logging settings of a reloaded config; access lines held back go out first. */
+  configure(settings: { level: LogLevel; access: boolean; format: AccessLogFormat }): void {
+    this.flush();
+    this.options.level = settings.level;
+    this.options.access = settings.access;
+    this.options.format = settings.format;
+    this.#minRank = LEVEL_RANK[settings.level];
   }
 
   access(record: AccessRecord): void {
@@ -140,9 +150,12 @@ export class Logger implements ProxyEvents {
     this.log("warn", `resolving ${context.hostname} failed, so its peers keep their last addresses: ${error.message}`, context);
   }
 
-  /** Writes one diagnostic line when `level` is at or above the configured level. */
-  log(level: LogLevel, message: string, fields: Record<string, unknown> = {}): void {
-    if (LEVEL_RANK[level] < this.#minRank) return;
+  /**
+   * Writes one diagnostic line when `level` is at or above the configured level, or when
+   * `always` is set, as for the start line a worker's supervisor waits for.
+   */
+  log(level: LogLevel, message: string, fields: Record<string, unknown> = {}, always = false): void {
+    if (LEVEL_RANK[level] < this.#minRank && !always) return;
     const line = { time: new Date().toISOString(), level, message, ...fields };
     this.options.writeStderr(JSON.stringify(line) + "\n");
   }

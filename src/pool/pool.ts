@@ -130,6 +130,7 @@ export class ConnectionPool {
   #reused = 0;
   #opened = 0;
   #closed = false;
+  #retired = false;
 
   constructor(network: Network, options: PoolOptions) {
     this.#network = network;
@@ -166,6 +167,7 @@ export class ConnectionPool {
     const entry = this.#entry(target.key);
     this.#connecting++;
     entry.connecting++;
+    const startedAt = performance.now();
     let upstream: UpstreamConnection | undefined;
     try {
       await this.#network.connect(
@@ -200,6 +202,7 @@ export class ConnectionPool {
       if (upstream === undefined) this.#serveWaiters(target.key);
     }
     this.#opened++;
+    upstream!.connectMs = performance.now() - startedAt;
     upstream!.connection.setNoDelay(true);
     if (this.#closed) upstream!.destroy();
     return upstream!;
@@ -270,6 +273,10 @@ export class ConnectionPool {
       this.#handOver(waiter, upstream);
       return;
     }
+    if (this.#retired) {
+      upstream.destroy();
+      return;
+    }
     this.#park(upstream, idleMs);
   }
 
@@ -327,6 +334,21 @@ export class ConnectionPool {
       connecting: entry.connecting,
       queued: entry.waiters.length,
     };
+  }
+
+  /**
+   * Closes every idle connection and keeps no connection idle from now on, but goes on serving
+   * `acquire`: requests that chose this pool before a config reload replaced it still finish
+   * here, retries included. With its last connection closed, a retired pool holds no resource.
+   */
+  retire(): void {
+    this.#retired = true;
+    for (const entry of this.#peers.values()) {
+      for (const upstream of entry.idle.splice(0)) {
+        upstream.stopIdleTimer();
+        upstream.destroy();
+      }
+    }
   }
 
   /**

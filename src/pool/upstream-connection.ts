@@ -30,6 +30,8 @@ export class UpstreamConnection {
   completedExchanges = 0;
   /** When the connection opened, on the `performance.now()` clock in milliseconds. */
   readonly openedAt = performance.now();
+  /** Time the connect took, TLS handshake included, in milliseconds. */
+  connectMs = 0;
   owner: UpstreamOwner | undefined;
   closed = false;
   #pool: ConnectionPool;

@@ -26,6 +26,11 @@ export interface AccessRecord {
   upstream: string | undefined;
   /** From sending the request upstream to the response head, or undefined without one. */
   upstreamTimeMs: number | undefined;
+  /**
+   * Time to open the upstream connection, TLS handshake included, when this exchange opened it;
+   * undefined for a pooled connection and without one.
+   */
+  upstreamConnectTimeMs?: number;
   totalTimeMs: number;
   /** Error code when the exchange failed. */
   error: string | undefined;

@@ -77,6 +77,7 @@ export class Exchange implements UpstreamOwner {
   #status = 0;
   #bytesOut = 0;
   #upstreamTimeMs: number | undefined;
+  #upstreamConnectMs: number | undefined;
   #upstreamPaused = false;
   /** Set while one upstream read is processed; writes to the client wait in #outgoing. */
   #batching = false;
@@ -324,6 +325,7 @@ export class Exchange implements UpstreamOwner {
 
   #useUpstream(upstream: UpstreamConnection): void {
     this.#upstream = upstream;
+    this.#upstreamConnectMs = upstream.reused ? undefined : upstream.connectMs;
     this.#responseScanner = new HeadScanner("response", RESPONSE_HEAD_LIMITS);
     const info = this.#info!;
     const route = this.#route!;
@@ -640,6 +642,7 @@ export class Exchange implements UpstreamOwner {
       route: this.#route?.name,
       upstream: this.#peer?.label,
       upstreamTimeMs: this.#upstreamTimeMs === undefined ? undefined : round(this.#upstreamTimeMs),
+      upstreamConnectTimeMs: this.#upstreamConnectMs === undefined ? undefined : round(this.#upstreamConnectMs),
       totalTimeMs: round(performance.now() - this.startedAt),
       error: error?.detailCode,
     });

@@ -35,6 +35,11 @@ export interface RunningUpstreamGroup {
   readonly group: UpstreamGroup;
   /** Stops the health checks and discovery, then closes the connection pool. */
   stop(): Promise<void>;
+  /**
+   * Stops the health checks and discovery and retires the pool, for a group that a reload
+   * replaced: requests already routed to it finish, and its connections close as they end.
+   */
+  retire(): Promise<void>;
 }
 
 /**
@@ -150,14 +155,21 @@ export async function startUpstreamGroup(
     await waitAtMost(discovery.refresh(), DISCOVERY_START_WAIT_MS);
   }
 
+  const stopBackgroundWork = async () => {
+    const discoveryStopped = discovery === undefined
+      ? undefined
+      : waitAtMost(discovery.stop(), DISCOVERY_STOP_WAIT_MS);
+    await Promise.all([checker?.stop(), discoveryStopped]);
+  };
   return {
     group,
     async stop() {
-      const discoveryStopped = discovery === undefined
-        ? undefined
-        : waitAtMost(discovery.stop(), DISCOVERY_STOP_WAIT_MS);
-      await Promise.all([checker?.stop(), discoveryStopped]);
+      await stopBackgroundWork();
       pool.close();
+    },
+    async retire() {
+      pool.retire();
+      await stopBackgroundWork();
     },
   };
 }

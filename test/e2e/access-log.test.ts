@@ -1,11 +1,11 @@
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
-import { readFileSync, writeFileSync } from "node:fs";
+import { existsSync, readFileSync, renameSync, writeFileSync } from "node:fs";
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import { dirname, join } from "node:path";
 import { describe, test } from "node:test";
-import { proxyCommand, ROOT, RUNTIMES, startProxy, writeTempConfig } from "./harness.ts";
+import { proxyCommand, ROOT, RUNTIMES, startProxy, waitFor, writeTempConfig } from "./harness.ts";
 
 /** Maximum wait for one HTTP request of these tests. */
 const REQUEST_TIMEOUT_MS = 5_000;
@@ -75,6 +75,38 @@ for (const runtime of RUNTIMES) {
       }
     });
 
+    test("writes to a new file after a rotation and SIGHUP", async () => {
+      const origin = await startOrigin();
+      const configPath = writeTempConfig("");
+      const accessFile = join(dirname(configPath), "access.log");
+      const args = ["--config", writeConfigNextTo(configPath, configYaml(origin.port, accessFile))];
+      const proxy = await startProxy(runtime, args, [`--allow-write=${dirname(accessFile)}`]);
+      const send = async (path: string) => {
+        const response = await fetch(`http://127.0.0.1:${proxy.port}${path}`, {
+          signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS),
+        });
+        assert.equal(await response.text(), "hello");
+      };
+      try {
+        await send("/before");
+        // Lines go out in batches, at most 100 ms after the request.
+        assert.ok(await waitFor(() => readText(accessFile).includes("/before"), 2_000));
+        renameSync(accessFile, `${accessFile}.1`);
+        proxy.child.kill("SIGHUP");
+        assert.ok(
+          await waitFor(() => proxy.stderrLines.some((line) => line.includes("config reloaded on SIGHUP")), 5_000),
+          proxy.stderrLines.join("\n"),
+        );
+        await send("/after");
+        assert.equal(await proxy.stop("SIGTERM"), 0);
+        assert.match(readText(`${accessFile}.1`), /^[^\n]*"GET \/before HTTP\/1\.1" 200 5[^\n]*\n$/);
+        assert.match(readText(accessFile), /^[^\n]*"GET \/after HTTP\/1\.1" 200 5[^\n]*\n$/);
+      } finally {
+        await proxy.stop("SIGKILL");
+        origin.server.close();
+      }
+    });
+
     test("exits 1 when the folder is missing", async () => {
       const configPath = writeTempConfig("");
       const accessFile = join(dirname(configPath), "missing", "access.log");
@@ -97,4 +129,8 @@ for (const runtime of RUNTIMES) {
 function writeConfigNextTo(configPath: string, yaml: string): string {
   writeFileSync(configPath, yaml);
   return configPath;
+}
+
+function readText(path: string): string {
+  return existsSync(path) ? readFileSync(path, "utf8") : "";
 }

@@ -58,6 +58,8 @@ for (const runtime of RUNTIMES) {
         assert.match(metrics.headers.get("content-type") ?? "", /^text\/plain; version=0\.0\.4/);
         const text = await metrics.text();
         assert.match(text, /^cairn_requests_total\{route="route-0",code_class="2xx"\} 1$/m);
+        assert.match(text, /^cairn_upstream_connect_duration_seconds_count\{peer="http:\/\/127\.0\.0\.1:\d+"\} 1$/m);
+        assert.match(text, /^cairn_upstream_response_duration_seconds_count\{peer="http:\/\/127\.0\.0\.1:\d+"\} 1$/m);
         assert.match(text, /^cairn_bytes_sent_total 5$/m);
         assert.match(text, /^# TYPE cairn_request_duration_seconds histogram$/m);
         assert.match(

@@ -2,6 +2,7 @@ import assert from "node:assert/strict";
 import { describe, test } from "node:test";
 import { createAdminApp } from "../../../src/admin/app.ts";
 import { MetricsCollector } from "../../../src/admin/metrics.ts";
+import type { ReloadOutcome } from "../../../src/lifecycle/reloader.ts";
 import type { ProxySnapshot, ProxyView } from "../../../src/proxy/snapshot.ts";
 import { accessRecord, emptySnapshot, upstreamSnapshot } from "./fixture.ts";
 
@@ -115,5 +116,46 @@ describe("admin app", () => {
     });
     assert.equal((await app.fetch(get("/status"))).status, 500);
     assert.deepEqual(reported, ["/status: boom"]);
+  });
+
+  test("POST /reload answers with the outcome and its status code", async () => {
+    const outcomes: ReloadOutcome[] = [
+      {
+        status: "reloaded",
+        summary: {
+          upstreams: { added: [], changed: ["app"], removed: [], kept: [] },
+          listeners: { added: [], removed: [], kept: ["public"] },
+          routes: 1,
+        },
+      },
+      { status: "invalid", problems: [{ source: "cairn.yaml", path: "routes[0].upstream", message: "unknown upstream", line: 9 }] },
+      { status: "unavailable", message: "no file" },
+      { status: "failed", message: "address in use" },
+    ];
+    let next = 0;
+    const app = createAdminApp({
+      view: new FakeView(),
+      metrics: new MetricsCollector(),
+      reload: () => Promise.resolve(outcomes[next++]),
+    });
+    const post = () => app.fetch(new Request("http://admin.test/reload", { method: "POST" }));
+    const reloaded = await post();
+    assert.equal(reloaded.status, 200);
+    assert.deepEqual((await reloaded.json()).upstreams.changed, ["app"]);
+    const invalid = await post();
+    assert.equal(invalid.status, 422);
+    assert.equal((await invalid.json()).problems[0].path, "routes[0].upstream");
+    assert.equal((await post()).status, 409);
+    assert.equal((await post()).status, 500);
+
+    const wrongMethod = await app.fetch(get("/reload"));
+    assert.equal(wrongMethod.status, 405);
+    assert.equal(wrongMethod.headers.get("allow"), "POST");
+    assert.equal(next, 4, "GET does not reload");
+  });
+
+  test("/reload is absent without a reload function", async () => {
+    const app = createAdminApp({ view: new FakeView(), metrics: new MetricsCollector() });
+    assert.equal((await app.fetch(new Request("http://admin.test/reload", { method: "POST" }))).status, 404);
   });
 });

@@ -34,6 +34,54 @@ describe("MetricsCollector", () => {
     assert.ok(text.endsWith("\n"));
   });
 
+  test("observes upstream response and connect times by peer", () => {
+    const metrics = new MetricsCollector();
+    metrics.access(accessRecord({ upstream: "http://a:1", upstreamTimeMs: 20, upstreamConnectTimeMs: 2 }));
+    metrics.access(accessRecord({ upstream: "http://a:1", upstreamTimeMs: 200 }));
+    metrics.access(accessRecord({ upstream: undefined, upstreamTimeMs: undefined, status: 404 }));
+    const text = metrics.render(emptySnapshot());
+    assert.deepEqual(samples(text, "cairn_upstream_response_duration_seconds_count"), [
+      'cairn_upstream_response_duration_seconds_count{peer="http://a:1"} 2',
+    ]);
+    assert.ok(text.includes('cairn_upstream_response_duration_seconds_bucket{peer="http://a:1",le="0.025"} 1\n'));
+    assert.ok(text.includes('cairn_upstream_response_duration_seconds_bucket{peer="http://a:1",le="0.25"} 2\n'));
+    assert.deepEqual(samples(text, "cairn_upstream_connect_duration_seconds_count"), [
+      'cairn_upstream_connect_duration_seconds_count{peer="http://a:1"} 1',
+    ]);
+    assert.ok(text.includes('cairn_upstream_connect_duration_seconds_sum{peer="http://a:1"} 0.002\n'));
+  });
+
+  test("counts config reloads and flags the last failure", () => {
+    const metrics = new MetricsCollector();
+    let text = metrics.render(emptySnapshot());
+    assert.ok(text.includes("cairn_config_last_reload_successful 1\n"));
+    metrics.reloaded(true);
+    metrics.reloaded(false);
+    text = metrics.render(emptySnapshot());
+    assert.ok(text.includes('cairn_config_reloads_total{result="success"} 1\n'));
+    assert.ok(text.includes('cairn_config_reloads_total{result="failure"} 1\n'));
+    assert.ok(text.includes("cairn_config_last_reload_successful 0\n"));
+    metrics.reloaded(true);
+    assert.ok(metrics.render(emptySnapshot()).includes("cairn_config_last_reload_successful 1\n"));
+  });
+
+  test("reports traffic totals by route and the recent rates", () => {
+    const metrics = new MetricsCollector();
+    metrics.access(accessRecord({ status: 200 }));
+    metrics.access(accessRecord({ status: 502 }));
+    metrics.access(accessRecord({ status: 404, route: undefined }));
+    const traffic = metrics.traffic();
+    assert.equal(traffic.requests, 3);
+    assert.equal(traffic.errors, 1);
+    assert.deepEqual(traffic.routes, [
+      { route: "web", requests: 2, errors: 1 },
+      { route: "", requests: 1, errors: 0 },
+    ]);
+    assert.ok(traffic.rateWindowSeconds >= 1 && traffic.rateWindowSeconds <= 2);
+    assert.equal(traffic.requestsPerSecond, 3 / traffic.rateWindowSeconds);
+    assert.equal(traffic.errorsPerSecond, 1 / traffic.rateWindowSeconds);
+  });
+
   test("histogram buckets are cumulative", () => {
     const metrics = new MetricsCollector();
     metrics.access(accessRecord({ totalTimeMs: 3 }));

@@ -148,10 +148,11 @@ describe("admin server over the memory network", () => {
       await until(() => client.text.endsWith("ok"));
       // The access event fires once the response is complete; wait for the counter.
       let metrics = "";
-      await until(() => {
-        void request(context.network, "/metrics").then((response) => (metrics = response.body));
-        return metrics.includes('cairn_requests_total{route="web",code_class="2xx"} 1\n');
-      });
+      const deadline = Date.now() + 2_000;
+      while (!metrics.includes('cairn_requests_total{route="web",code_class="2xx"} 1\n')) {
+        assert.ok(Date.now() < deadline, `request not counted in time:\n${metrics}`);
+        metrics = (await request(context.network, "/metrics")).body;
+      }
       assert.ok(metrics.includes("cairn_bytes_sent_total 2\n"));
       assert.ok(metrics.includes('cairn_pool_connections{upstream="app",state="idle"} 1\n'));
       assert.ok(metrics.includes("cairn_open_connections 1\n"));

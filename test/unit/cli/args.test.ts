@@ -15,17 +15,17 @@ function errorOf(args: string[]): string {
 
 describe("parseArgs", () => {
   test("no arguments runs default config", () => {
-    assert.deepEqual(parseArgs([]), { kind: "run", upstreams: [], test: false });
+    assert.deepEqual(parseArgs([]), { kind: "run", upstreams: [], test: false, workers: 1 });
     assert.equal(DEFAULT_CONFIG_PATH, "config/cairn.yaml");
   });
 
   test("separator before options is skipped", () => {
-    const expected: ParsedArgs = { kind: "run", configPath: "x.yaml", upstreams: [], test: false };
+    const expected: ParsedArgs = { kind: "run", configPath: "x.yaml", upstreams: [], test: false, workers: 1 };
     assert.deepEqual(parseArgs(["--", "--config", "x.yaml"]), expected);
   });
 
   test("config path as separate value", () => {
-    const expected: ParsedArgs = { kind: "run", configPath: "x.yaml", upstreams: [], test: false };
+    const expected: ParsedArgs = { kind: "run", configPath: "x.yaml", upstreams: [], test: false, workers: 1 };
     assert.deepEqual(parseArgs(["--config", "x.yaml"]), expected);
   });
 
@@ -35,12 +35,13 @@ describe("parseArgs", () => {
       configPath: "a=b.yaml",
       upstreams: [],
       test: false,
+      workers: 1,
     };
     assert.deepEqual(parseArgs(["--config=a=b.yaml"]), expected);
   });
 
   test("test flag in any position", () => {
-    const expected: ParsedArgs = { kind: "run", configPath: "x.yaml", upstreams: [], test: true };
+    const expected: ParsedArgs = { kind: "run", configPath: "x.yaml", upstreams: [], test: true, workers: 1 };
     assert.deepEqual(parseArgs(["--test", "--config", "x.yaml"]), expected);
     assert.deepEqual(parseArgs(["--config", "x.yaml", "--test"]), expected);
   });
@@ -58,6 +59,7 @@ describe("parseArgs", () => {
       listen: "127.0.0.1:8081",
       upstreams: ["http://127.0.0.1:3000", "http://127.0.0.1:3001"],
       test: false,
+      workers: 1,
     });
   });
 
@@ -68,6 +70,7 @@ describe("parseArgs", () => {
       listen: "[::1]:8080",
       upstreams: ["http://[::1]:3000"],
       test: true,
+      workers: 1,
     });
   });
 
@@ -163,6 +166,7 @@ describe("parseArgs --admin", () => {
       admin: "127.0.0.1:9901",
       upstreams: [],
       test: false,
+      workers: 1,
     };
     assert.deepEqual(parseArgs(["--config", "x.yaml", "--admin", "127.0.0.1:9901"]), expected);
   });
@@ -239,5 +243,29 @@ describe("helpText", () => {
       assert.ok(line.length <= 80, `line too long: ${line}`);
     }
     assert.ok(text.endsWith("\n"));
+  });
+});
+
+describe("parseArgs --workers", () => {
+  test("takes a count", () => {
+    const result = parseArgs(["--config", "x.yaml", "--workers", "4"]);
+    assert.equal(result.kind === "run" && result.workers, 4);
+    const inline = parseArgs(["--workers=2"]);
+    assert.equal(inline.kind === "run" && inline.workers, 2);
+  });
+
+  test("rejects a count that is not a whole number from 1 to the maximum", () => {
+    for (const value of ["0", "-1", "1.5", "two", "257", "0x2"]) {
+      const result = parseArgs([`--workers=${value}`]);
+      assert.equal(result.kind, "error", value);
+      assert.match(result.kind === "error" ? result.message : "", /--workers takes a whole number from 1 to 256/);
+    }
+    const missing = parseArgs(["--workers"]);
+    assert.equal(missing.kind === "error" && missing.message, "--workers requires a value: --workers N");
+  });
+
+  test("suggests --workers for a misspelling", () => {
+    const result = parseArgs(["--worker", "2"]);
+    assert.match(result.kind === "error" ? result.message : "", /did you mean "--workers"/);
   });
 });

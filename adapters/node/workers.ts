@@ -1,0 +1,37 @@
+import cluster from "node:cluster";
+import process from "node:process";
+import type { WorkerProcess, WorkerSpawnOptions } from "../../src/runtime.ts";
+import { LineSplitter } from "../../src/workers/line-splitter.ts";
+
+/**
+ * Forks a cluster worker running this script. Listeners that the worker opens with `reusePort`
+ * are shared through the cluster primary, which hands connections to the workers in turn.
+ */
+export function forkClusterWorker(options: WorkerSpawnOptions): WorkerProcess {
+  cluster.setupPrimary({
+    exec: process.argv[1],
+    args: options.args,
+    stdio: ["pipe", "inherit", "pipe", "ipc"],
+  });
+  const worker = cluster.fork(options.env);
+  const child = worker.process;
+  const lines = new LineSplitter(options.onStderrLine);
+  child.stderr!.setEncoding("utf8");
+  child.stderr!.on("data", (text: string) => lines.push(text));
+  child.stderr!.on("end", () => lines.end());
+  // A write error on the pipe (the worker gone) needs a listener, or it ends this process.
+  child.stdin?.on("error", () => {});
+  const exited = new Promise<number | null>((resolve) => {
+    worker.once("exit", (code, signal) => resolve(signal ? null : code));
+  });
+  return {
+    pid: child.pid!,
+    exited,
+    kill: (signal) => void child.kill(signal),
+  };
+}
+
+/** Whether this process is a Node cluster worker. */
+export function isClusterWorker(): boolean {
+  return cluster.isWorker;
+}

@@ -1,0 +1,34 @@
+import { formatProblems } from "../config/load.ts";
+import type { Logger } from "../log/logger.ts";
+import type { ReloadOutcome, ReloadTrigger } from "./reloader.ts";
+
+/** Logs a reload's outcome: what changed at `info`, a rejected or failed reload at `error`. */
+export function logReload(
+  logger: Logger,
+  outcome: ReloadOutcome,
+  trigger: ReloadTrigger,
+  accessFile: string | undefined,
+): void {
+  switch (outcome.status) {
+    case "reloaded":
+      logger.log("info", `config reloaded on ${trigger}`, { ...outcome.summary, accessFile });
+      return;
+    case "invalid":
+      logger.log("error", `config reload on ${trigger} rejected: the file is invalid, so the running config stays`, {
+        problems: formatProblems(outcome.problems).trimEnd().split("\n"),
+      });
+      return;
+    case "failed":
+      logger.log("error", `config reload on ${trigger} failed, so the running config stays: ${outcome.message}`);
+      return;
+    case "unavailable":
+      logger.log("warn", `config reload on ${trigger} ignored: ${outcome.message}`);
+      return;
+  }
+}
+
+/** Formats a socket address as `host:port`, with brackets around IPv6, or a socket path. */
+export function formatAddress(address: { hostname: string; port: number; family: string }): string {
+  if (address.family === "unix") return address.hostname;
+  return address.family === "IPv6" ? `[${address.hostname}]:${address.port}` : `${address.hostname}:${address.port}`;
+}

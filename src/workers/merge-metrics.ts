@@ -1,0 +1,43 @@
+/**
+ * Combines the Prometheus text of worker processes into one exposition: every sample gets a
+ * `worker` label with the worker's index, and each family keeps one `# HELP` and `# TYPE` with
+ * the samples of all workers under it. Families keep the order in which they first appear.
+ */
+export function mergeMetrics(texts: readonly { worker: number; text: string }[]): string {
+  const families = new Map<string, { header: string[]; samples: string[] }>();
+  for (const { worker, text } of texts) {
+    let family: { header: string[]; samples: string[] } | undefined;
+    for (const line of text.split("\n")) {
+      if (line === "") continue;
+      if (line.startsWith("# HELP ") || line.startsWith("# TYPE ")) {
+        const name = line.slice(7, line.indexOf(" ", 7));
+        family = families.get(name);
+        if (family === undefined) {
+          family = { header: [], samples: [] };
+          families.set(name, family);
+        }
+        if (family.header.length < 2 && !family.header.includes(line)) family.header.push(line);
+        continue;
+      }
+      if (line.startsWith("#") || family === undefined) continue;
+      family.samples.push(addLabel(line, "worker", String(worker)));
+    }
+  }
+  let out = "";
+  for (const family of families.values()) {
+    out += family.header.join("\n") + "\n";
+    for (const sample of family.samples) out += sample + "\n";
+  }
+  return out;
+}
+
+/** Adds `name="value"` as the first label of one sample line. */
+function addLabel(line: string, name: string, value: string): string {
+  const brace = line.indexOf("{");
+  const space = line.indexOf(" ");
+  if (brace !== -1 && brace < space) {
+    const rest = line.slice(brace + 1);
+    return `${line.slice(0, brace)}{${name}="${value}"${rest.startsWith("}") ? "" : ","}${rest}`;
+  }
+  return `${line.slice(0, space)}{${name}="${value}"}${line.slice(space)}`;
+}
