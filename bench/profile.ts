@@ -1,6 +1,6 @@
 // `npm run bench:profile`: runs Cairn on Node and on Bun under the runtime's CPU profiler while
 // wrk loads it, and writes the functions with the most CPU time into bench/RESULTS.md.
-import { mkdirSync, mkdtempSync, readdirSync, rmSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { parseArgs } from "node:util";
@@ -99,7 +99,22 @@ async function profile(runtime: ProfiledRuntime, workloadName: WorkloadName, ori
   const profileDir = join(dir, `profile-${runtime}-${workloadName}`);
   mkdirSync(profileDir);
   const port = await freePort();
-  const cairnArgs = ["--listen", `127.0.0.1:${port}`, "--upstream", `http://127.0.0.1:${originPort}`];
+  // The same config as the throughput benchmark's, with the access log off.
+  const configPath = join(dir, `cairn-${runtime}-${workloadName}.yaml`);
+  writeFileSync(configPath, [
+    "listeners:",
+    `  - address: 127.0.0.1:${port}`,
+    "upstreams:",
+    "  origin:",
+    "    peers:",
+    `      - url: http://127.0.0.1:${originPort}`,
+    "routes:",
+    "  - upstream: origin",
+    "logging:",
+    "  access: false",
+    "",
+  ].join("\n"));
+  const cairnArgs = ["--config", configPath];
   const child = runtime === "node"
     ? startProcess("cairn-node", {
       command: "node",

@@ -18,16 +18,16 @@ export function formatCombined(record: AccessRecord): string {
       : `${record.method} ${record.target} ${record.httpVersion}`;
   }
   const bytes = record.bytesOut === 0 ? "-" : String(record.bytesOut);
-  return `${record.client || "-"} - - [${formatCombinedTime(record.time)}] ${quote(requestLine)} ` +
+  return `${record.client || "-"} - - [${formatCombinedTime(record.startTime)}] ${quote(requestLine)} ` +
     `${record.status} ${bytes} ${quote(record.referer)} ${quote(record.userAgent)}\n`;
 }
 
 /**
- * Formats an ISO 8601 timestamp as `10/Oct/2000:13:55:36 +0000`. The time zone is always UTC,
- * where Apache and nginx use the server's local zone.
+ * Formats milliseconds since the Unix epoch as `10/Oct/2000:13:55:36 +0000`. The time zone is
+ * always UTC, where Apache and nginx use the server's local zone.
  */
-export function formatCombinedTime(iso: string): string {
-  const date = new Date(iso);
+export function formatCombinedTime(epochMs: number): string {
+  const date = new Date(epochMs);
   const day = pad(date.getUTCDate());
   const month = MONTHS[date.getUTCMonth()];
   const time = `${pad(date.getUTCHours())}:${pad(date.getUTCMinutes())}:${pad(date.getUTCSeconds())}`;

@@ -9,6 +9,12 @@ import type {
 } from "../proxy/events.ts";
 import { formatCombined } from "./combined.ts";
 
+/** Formats an access record as one JSON line, with the start time first as ISO 8601 `time`. */
+function formatJson(record: AccessRecord): string {
+  const { startTime, ...fields } = record;
+  return JSON.stringify({ time: new Date(startTime).toISOString(), ...fields }) + "\n";
+}
+
 const LEVEL_RANK: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40 };
 
 /** Level of a failed exchange's log line, by the side the error came from. */
@@ -73,7 +79,7 @@ export class Logger implements ProxyEvents {
 
   access(record: AccessRecord): void {
     if (!this.options.access) return;
-    const line = this.options.format === "combined" ? formatCombined(record) : JSON.stringify(record) + "\n";
+    const line = this.options.format === "combined" ? formatCombined(record) : formatJson(record);
     this.#pendingAccess += line;
     if (this.#pendingAccess.length >= ACCESS_FLUSH_BYTES) this.flush();
     else this.#flushTimer ??= setTimeout(() => this.flush(), ACCESS_FLUSH_MS);

@@ -1,3 +1,4 @@
+import { Deadline } from "../net/deadline.ts";
 import type { ClientTlsOptions, Connection } from "../net/types.ts";
 import type { ConnectionPool } from "./pool.ts";
 
@@ -16,6 +17,8 @@ export interface UpstreamOwner {
   onUpstreamDrain(): void;
   onUpstreamEnd(): void;
   onUpstreamClose(error: Error | undefined): void;
+  /** Called when `responseDeadline` passes while this owner holds the connection. */
+  onResponseDeadline?(): void;
 }
 
 /**
@@ -35,12 +38,23 @@ export class UpstreamConnection {
   owner: UpstreamOwner | undefined;
   closed = false;
   #pool: ConnectionPool;
-  #idleTimer: ReturnType<typeof setTimeout> | undefined;
+  /**
+   * Closes the connection when it stays idle in the pool too long. A deadline instead of a timer
+   * per request: a connection reused before it fires only moves a number.
+   */
+  readonly #idleDeadline: Deadline;
+  /**
+   * The owner's deadline for a response head. It lives on the connection, which serves many
+   * exchanges, so a new exchange moves a stored deadline instead of setting a timer.
+   */
+  readonly responseDeadline: Deadline;
 
   constructor(pool: ConnectionPool, target: PeerTarget, connection: Connection) {
     this.#pool = pool;
     this.target = target;
     this.connection = connection;
+    this.#idleDeadline = new Deadline(() => this.#pool.discard(this));
+    this.responseDeadline = new Deadline(() => this.owner?.onResponseDeadline?.());
   }
 
   /** True when the connection was used before, so a failure may mean the origin closed it idle. */
@@ -75,7 +89,8 @@ export class UpstreamConnection {
 
   handleClose(error: Error | undefined): void {
     this.closed = true;
-    this.stopIdleTimer();
+    this.#idleDeadline.dispose();
+    this.responseDeadline.dispose();
     const owner = this.owner;
     this.owner = undefined;
     this.#pool.forget(this);
@@ -83,12 +98,10 @@ export class UpstreamConnection {
   }
 
   startIdleTimer(ms: number): void {
-    this.stopIdleTimer();
-    this.#idleTimer = setTimeout(() => this.#pool.discard(this), ms);
+    this.#idleDeadline.set(ms);
   }
 
   stopIdleTimer(): void {
-    if (this.#idleTimer !== undefined) clearTimeout(this.#idleTimer);
-    this.#idleTimer = undefined;
+    this.#idleDeadline.clear();
   }
 }

@@ -9,7 +9,7 @@ import type { Connection, ConnectionHandlers } from "../net/types.ts";
 import type { ProxyContext } from "./context.ts";
 import { ProxyError } from "./errors.ts";
 import { Exchange } from "./exchange.ts";
-import { Deadline } from "./deadline.ts";
+import { Deadline } from "../net/deadline.ts";
 import type { Tunnel } from "./tunnel.ts";
 
 /**
@@ -334,7 +334,7 @@ export class DownstreamConnection implements ConnectionHandlers {
     this.context.events.connectionError(error, { client: this.clientAddress });
     this.respondWithError(error);
     this.context.events.access({
-      time: new Date(startedAt).toISOString(),
+      startTime: startedAt,
       requestId: crypto.randomUUID(),
       client: this.clientAddress,
       method: "",

@@ -3,8 +3,11 @@ import type { ProxyError, ProxyErrorCode } from "./errors.ts";
 
 /** One finished exchange, as the access log writes it. */
 export interface AccessRecord {
-  /** Start of the exchange, as an ISO 8601 timestamp. */
-  time: string;
+  /**
+   * Start of the exchange in milliseconds since the Unix epoch. The access log writes it as an
+   * ISO 8601 `time`, formatted only when a line is written.
+   */
+  startTime: number;
   requestId: string;
   client: string;
   method: string;

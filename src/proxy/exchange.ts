@@ -23,7 +23,7 @@ import {
   switchingProtocolsFields,
   upstreamRequestFields,
 } from "./forward.ts";
-import { Deadline } from "./deadline.ts";
+import { Deadline } from "../net/deadline.ts";
 import { Tunnel } from "./tunnel.ts";
 import { UpstreamAttempts } from "./upstream-attempts.ts";
 
@@ -83,7 +83,8 @@ export class Exchange implements UpstreamOwner {
   #batching = false;
   #outgoing: Uint8Array[] = [];
   #outgoingBytes = 0;
-  #responseTimer: ReturnType<typeof setTimeout> | undefined;
+  /** The connection whose `responseDeadline` this exchange set, until it clears it. */
+  #responseDeadlineOn: UpstreamConnection | undefined;
   #sendTimer: ReturnType<typeof setTimeout> | undefined;
 
   constructor(downstream: DownstreamConnection, head: RequestHead) {
@@ -364,12 +365,17 @@ export class Exchange implements UpstreamOwner {
   #onRequestSent(): void {
     this.#upstreamWritable = false;
     if (this.#responseHead !== undefined) return;
+    const upstream = this.#upstream!;
+    upstream.responseDeadline.set(this.#route!.timeouts.responseHeaderMs);
+    this.#responseDeadlineOn = upstream;
+  }
+
+  onResponseDeadline(): void {
+    if (this.#responseDeadlineOn === undefined) return;
     const timeoutMs = this.#route!.timeouts.responseHeaderMs;
-    this.#responseTimer = setTimeout(() => {
-      this.#fail(new ProxyError("RESPONSE_TIMEOUT", `upstream sent no response head within ${timeoutMs} ms`, {
-        source: "upstream",
-      }));
-    }, timeoutMs);
+    this.#fail(new ProxyError("RESPONSE_TIMEOUT", `upstream sent no response head within ${timeoutMs} ms`, {
+      source: "upstream",
+    }));
   }
 
   // ---- Relaying the response ----
@@ -627,7 +633,7 @@ export class Exchange implements UpstreamOwner {
     }
     const info = this.#info;
     context.events.access({
-      time: new Date(this.startedAtWall).toISOString(),
+      startTime: this.startedAtWall,
       requestId: this.requestId,
       client: this.downstream.clientAddress,
       method: this.head.method,
@@ -693,8 +699,11 @@ export class Exchange implements UpstreamOwner {
   }
 
   #clearResponseTimer(): void {
-    if (this.#responseTimer !== undefined) clearTimeout(this.#responseTimer);
-    this.#responseTimer = undefined;
+    const upstream = this.#responseDeadlineOn;
+    if (upstream === undefined) return;
+    this.#responseDeadlineOn = undefined;
+    // Once released, the connection may belong to the next exchange, whose deadline stays.
+    if (upstream.owner === this || upstream.owner === undefined) upstream.responseDeadline.clear();
   }
 
   #startSendTimer(): void {

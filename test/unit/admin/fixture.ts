@@ -4,7 +4,7 @@ import type { ProxySnapshot } from "../../../src/proxy/snapshot.ts";
 
 export function accessRecord(overrides: Partial<AccessRecord> = {}): AccessRecord {
   return {
-    time: "2026-01-01T00:00:00.000Z",
+    startTime: Date.parse("2026-01-01T00:00:00.000Z"),
     requestId: "r1",
     client: "127.0.0.1",
     method: "GET",
