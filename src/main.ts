@@ -8,7 +8,7 @@ import { startDemoOrigin } from "./demo/origin.ts";
 import { Logger } from "./log/logger.ts";
 import { isLoopbackHost } from "./net/ip-address.ts";
 import { ConfigReloader } from "./lifecycle/reloader.ts";
-import { formatAddress, logReload } from "./lifecycle/report.ts";
+import { formatAddress, logReload, logWatchError } from "./lifecycle/report.ts";
 import type { Listener } from "./net/types.ts";
 import { fanOutEvents } from "./proxy/fan-out-events.ts";
 import { ProxyServer } from "./proxy/server.ts";
@@ -243,6 +243,7 @@ async function serve(
       metrics.reloaded(outcome.status === "reloaded");
       logReload(logger, outcome, trigger, accessFilePath);
     },
+    onWatchError: (error, path) => logWatchError(logger, error, path),
   });
 
   let admin: AdminServer | undefined;

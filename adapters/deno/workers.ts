@@ -1,21 +1,22 @@
 import type { WorkerProcess, WorkerSpawnOptions } from "../../src/runtime.ts";
 import { LineSplitter } from "../../src/workers/line-splitter.ts";
 
-/** Permissions a worker gets when this process has them without a scope. */
+/** Permissions that a worker inherits when this process has them without a scope. */
 const INHERITED_PERMISSIONS = ["net", "read", "env", "sys", "write"] as const;
 
 /**
  * Starts `deno run` on this program's main module as a worker, with the permissions this
- * process holds without a scope and `--unstable-net`, which `reusePort` needs on Deno. A
- * scoped `--allow-write` for the access log file is passed on when this process may write it. Throws when this process may not start subprocesses.
+ * process has without a scope and `--unstable-net`, which `reusePort` needs on Deno. When this
+ * process may write the access log file, the worker gets a scoped `--allow-write` for it.
+ * Throws when this process lacks `--allow-run`.
  */
 export function spawnDenoWorker(options: WorkerSpawnOptions): WorkerProcess {
   const accessFile = options.accessFile;
   const execPath = Deno.execPath();
   if (Deno.permissions.querySync({ name: "run", command: execPath }).state !== "granted") {
     throw new Error(
-      "--workers starts worker processes, which Deno allows only with --allow-run: add it to the " +
-        "deno run command",
+      "starting worker processes for --workers requires --allow-run on Deno. Add --allow-run to " +
+        "the deno run command",
     );
   }
   const flags = ["--unstable-net"];
@@ -44,7 +45,7 @@ export function spawnDenoWorker(options: WorkerSpawnOptions): WorkerProcess {
       try {
         child.kill(signal);
       } catch {
-        // The process has already exited.
+        // The process has already exited, so there is nothing to signal.
       }
     },
   };
@@ -56,7 +57,7 @@ async function readLines(stream: ReadableStream<Uint8Array>, onLine: (line: stri
   try {
     for await (const chunk of stream) lines.push(decoder.decode(chunk, { stream: true }));
   } catch {
-    // The pipe broke with the process; what was read is passed on below.
+    // The pipe broke because the process ended. The partial line read so far is passed on below.
   }
   lines.end();
 }
@@ -67,10 +68,10 @@ export function onStdinEnd(handler: () => void): void {
     const buffer = new Uint8Array(1024);
     try {
       while ((await Deno.stdin.read(buffer)) !== null) {
-        // Workers get no input; bytes that arrive are ignored.
+        // Workers read no input, so any bytes that arrive are discarded.
       }
     } catch {
-      // A broken pipe counts as the end.
+      // A broken pipe means that the supervisor is gone, the same as the end of input.
     }
     handler();
   })();

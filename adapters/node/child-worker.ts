@@ -4,9 +4,9 @@ import type { WorkerProcess, WorkerSpawnOptions } from "../../src/runtime.ts";
 import { LineSplitter } from "../../src/workers/line-splitter.ts";
 
 /**
- * Starts `command` with `prefixArgs` and the worker's arguments as a child process: standard
- * output inherited, standard error read line by line, standard input a pipe that closes when
- * this process ends.
+ * Starts `command` with `prefixArgs` and the worker's arguments as a child process. The child
+ * inherits standard output, and its standard error is read line by line. Its standard input is a
+ * pipe that closes when this process ends, which signals the worker to stop.
  */
 export function spawnChildWorker(
   command: string,
@@ -21,10 +21,17 @@ export function spawnChildWorker(
   child.stderr!.setEncoding("utf8");
   child.stderr!.on("data", (text: string) => lines.push(text));
   child.stderr!.on("end", () => lines.end());
+  // Without a listener, a write error on the pipe after the worker exited would end this
+  // process. The exit itself is reported through `exited`.
   child.stdin!.on("error", () => {});
   const exited = new Promise<number | null>((resolve) => {
     child.once("exit", (code, signal) => resolve(signal ? null : code));
-    child.once("error", () => resolve(1));
+    // Node emits `error` when the process cannot be started or signalled, and may emit no `exit`
+    // after a failed start. The message goes to the supervisor's log as one of the worker's lines.
+    child.on("error", (error) => {
+      options.onStderrLine(`worker process error: ${error.message}`);
+      if (child.pid === undefined) resolve(1);
+    });
   });
   return {
     pid: child.pid ?? -1,

@@ -19,19 +19,21 @@ export function forkClusterWorker(options: WorkerSpawnOptions): WorkerProcess {
   child.stderr!.setEncoding("utf8");
   child.stderr!.on("data", (text: string) => lines.push(text));
   child.stderr!.on("end", () => lines.end());
-  // A write error on the pipe (the worker gone) needs a listener, or it ends this process.
+  // Without a listener, a write error on the pipe after the worker exited would end this
+  // process. The exit itself is reported through `exited`.
   child.stdin?.on("error", () => {});
   const exited = new Promise<number | null>((resolve) => {
     worker.once("exit", (code, signal) => resolve(signal ? null : code));
+    // Node emits `error` when the process cannot be started or signalled. Without a listener,
+    // it would end the supervisor, so it goes to the supervisor's log as one of the worker's lines.
+    worker.on("error", (error) => {
+      options.onStderrLine(`worker process error: ${error.message}`);
+      if (child.pid === undefined) resolve(1);
+    });
   });
   return {
     pid: child.pid!,
     exited,
     kill: (signal) => void child.kill(signal),
   };
-}
-
-/** Whether this process is a Node cluster worker. */
-export function isClusterWorker(): boolean {
-  return cluster.isWorker;
 }

@@ -7,7 +7,7 @@ export class RateWindow {
   readonly #slots: Float64Array;
   readonly #seconds: number;
   readonly #kinds: number;
-  /** The latest second a slot counts. */
+  /** The latest second that has a slot, in seconds since the epoch. */
   #latest: number;
   readonly #startedSecond: number;
   readonly #now: () => number;
@@ -22,16 +22,16 @@ export class RateWindow {
     this.#latest = this.#startedSecond;
   }
 
-  /** Counts one event of `kind`, from 0. */
+  /** Counts one event of `kind`, an index from 0. */
   record(kind: number): void {
     const second = this.#advance();
     this.#slots[kind * this.#seconds + (second % this.#seconds)]++;
   }
 
   /**
-   * Events per second of each kind over the window, or over the time since the window was
-   * created when that is shorter, so that a new process does not report a rate diluted by time
-   * it did not run. `seconds` is the length the rates cover.
+   * Returns the events per second of each kind and the number of seconds they cover. That is the
+   * window, or the time since the window was created when it is shorter, so that a new process
+   * does not report a rate diluted by time it did not run.
    */
   rates(): { seconds: number; perSecond: number[] } {
     const second = this.#advance();
@@ -45,7 +45,7 @@ export class RateWindow {
     return { seconds, perSecond };
   }
 
-  /** Clears the slots of the seconds that passed since the last call; returns the current second. */
+  /** Clears the slots of the seconds that passed since the last call and returns the latest second. */
   #advance(): number {
     const second = Math.floor(this.#now() / 1000);
     if (second > this.#latest) {

@@ -2,34 +2,39 @@ import { type ConfigProblem, parseConfigText } from "../config/load.ts";
 import type { Config } from "../config/schema.ts";
 import type { ReloadSummary } from "../proxy/server.ts";
 
-/** What asked for a reload, as the log names it. */
+/** Source of a reload request, as the log names it. */
 export type ReloadTrigger = "SIGHUP" | "file change" | "admin API";
 
 export type ReloadOutcome =
   | { status: "reloaded"; summary: ReloadSummary }
-  /** The file does not validate; the running config stays in force. */
+  /** The file is invalid, so the running config stays in force. */
   | { status: "invalid"; problems: ConfigProblem[] }
-  /** The file could not be read, or the new config could not be applied; the running one stays. */
+  /** Reading the file or applying the new config failed, so the running config stays. */
   | { status: "failed"; message: string }
-  /** There is nothing to reload: the config came from command-line flags. */
+  /** The config came from command-line flags, so there is no file to reload. */
   | { status: "unavailable"; message: string };
 
 export interface ReloaderOptions {
   /** The config file, or undefined when the config came from command-line flags. */
   path: string | undefined;
-  /** The text the running config was loaded from, so the watcher sees changes from there on. */
+  /** Text of the running config, which the watcher compares each read against. */
   initialText: string | undefined;
   readTextFile(path: string): Promise<string>;
-  /** Switches the running proxy to `config`; rejects when it cannot, leaving the old one. */
+  /** Switches the running proxy to `config`. Rejects when it cannot, and then keeps the old one. */
   apply(config: Config): Promise<ReloadSummary>;
   /** Receives every outcome, after the switch or the rejection. */
   onOutcome(outcome: ReloadOutcome, trigger: ReloadTrigger): void;
+  /**
+   * Receives the error of a failed watcher check, usually a failed read of `path`. It is called
+   * once per run of failed checks, not at every interval, and the watcher keeps reading.
+   */
+  onWatchError?(error: unknown, path: string): void;
 }
 
 /**
- * Reads, validates and applies the config file again, one reload at a time: a reload asked for
+ * Reads, validates and applies the config file again, one reload at a time. A reload requested
  * while another runs starts after it. Optionally watches the file by reading it at an interval
- * and reloads when its text changes, which also catches a file replaced by a rename or a
+ * and reloads when its text changes. Polling also catches a file replaced by a rename or a
  * Kubernetes ConfigMap update, where file-system events would follow the old file.
  */
 export class ConfigReloader {
@@ -38,25 +43,28 @@ export class ConfigReloader {
   /** The text last read, by a reload or by the watcher. */
   #lastText: string | undefined;
   #watchTimer: ReturnType<typeof setTimeout> | undefined;
-  /** The interval the watcher reads at, or undefined when it does not run. */
+  /** Interval between the watcher's reads, or undefined when the watcher is stopped. */
   #watchIntervalMs: number | undefined;
+  /** Set after a failed watcher check, so that `onWatchError` runs once per run of failures. */
+  #watchFailing = false;
 
   constructor(options: ReloaderOptions) {
     this.#options = options;
     this.#lastText = options.initialText;
   }
 
-  /** Reloads the config file once the reloads asked for earlier have finished. */
+  /** Reloads the config file once the reloads requested earlier have finished. */
   reload(trigger: ReloadTrigger): Promise<ReloadOutcome> {
     const outcome = this.#queue.then(() => this.#reloadNow(trigger));
-    this.#queue = outcome;
+    // A reload that rejects (only when `onOutcome` throws) must not cancel the ones queued after it.
+    this.#queue = outcome.catch(() => undefined);
     return outcome;
   }
 
   /**
    * Reads the file every `intervalMs` and reloads when its text differs from the text last read.
    * A file that cannot be read, such as one being replaced, is read again at the next interval.
-   * Calling it again changes the interval from the next read on.
+   * Calling `watch` again changes the interval from the next read on.
    */
   watch(intervalMs: number): void {
     const path = this.#options.path;
@@ -69,8 +77,12 @@ export class ConfigReloader {
       try {
         const text = await this.#options.readTextFile(path);
         if (text !== this.#lastText && this.#watchIntervalMs !== undefined) await this.reload("file change");
-      } catch {
-        // Read again at the next interval.
+        this.#watchFailing = false;
+      } catch (error) {
+        // The next interval reads the file again. Report only the first failure of a run, so
+        // that a missing file does not log a line at every interval.
+        if (!this.#watchFailing) this.#options.onWatchError?.(error, path);
+        this.#watchFailing = true;
       }
       if (this.#watchIntervalMs !== undefined && this.#watchTimer === undefined) {
         this.#watchTimer = setTimeout(check, this.#watchIntervalMs);
@@ -79,9 +91,10 @@ export class ConfigReloader {
     this.#watchTimer = setTimeout(check, intervalMs);
   }
 
-  /** Stops watching the file; a reload under way finishes. */
+  /** Stops watching the file. A reload under way still finishes. */
   stopWatching(): void {
     this.#watchIntervalMs = undefined;
+    this.#watchFailing = false;
     if (this.#watchTimer !== undefined) clearTimeout(this.#watchTimer);
     this.#watchTimer = undefined;
   }
@@ -97,8 +110,8 @@ export class ConfigReloader {
     if (path === undefined) {
       return {
         status: "unavailable",
-        message: "the config came from command-line flags, so there is no file to reload; " +
-          "restart Cairn to change it",
+        message: "the config came from command-line flags, so there is no file to reload. " +
+          "Restart Cairn to change it",
       };
     }
     let text: string;
@@ -107,7 +120,7 @@ export class ConfigReloader {
     } catch (error) {
       return { status: "failed", message: `cannot read config file ${path}: ${describe(error)}` };
     }
-    // Set before validating, so the watcher does not retry a file that failed until it changes.
+    // Set before validating, so that the watcher retries an invalid file only after it changes.
     this.#lastText = text;
     const loaded = parseConfigText(text, path);
     if (!loaded.ok) return { status: "invalid", problems: loaded.errors };

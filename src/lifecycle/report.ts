@@ -2,7 +2,10 @@ import { formatProblems } from "../config/load.ts";
 import type { Logger } from "../log/logger.ts";
 import type { ReloadOutcome, ReloadTrigger } from "./reloader.ts";
 
-/** Logs a reload's outcome: what changed at `info`, a rejected or failed reload at `error`. */
+/**
+ * Logs a reload's outcome. The changes go to `info`, an invalid file or a failed reload to
+ * `error`, and a reload without a config file to `warn`.
+ */
 export function logReload(
   logger: Logger,
   outcome: ReloadOutcome,
@@ -25,6 +28,15 @@ export function logReload(
       logger.log("warn", `config reload on ${trigger} ignored: ${outcome.message}`);
       return;
   }
+}
+
+/**
+ * Logs a failed check of the config file watcher, such as a failed read. `ConfigReloader` reports
+ * only the first failure of a run, and the watcher keeps reading at its interval.
+ */
+export function logWatchError(logger: Logger, error: unknown, path: string): void {
+  const detail = error instanceof Error ? error.message : String(error);
+  logger.log("warn", `config file watch failed for ${path}, retrying at each interval: ${detail}`, { path });
 }
 
 /** Formats a socket address as `host:port`, with brackets around IPv6, or a socket path. */

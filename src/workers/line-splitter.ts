@@ -7,7 +7,7 @@ export class LineSplitter {
     this.#onLine = onLine;
   }
 
-  /** Passes on each line that `text` completes, without its line feed. */
+  /** Calls `onLine` with each line that `text` completes, without its line feed. */
   push(text: string): void {
     let start = 0;
     let newline = text.indexOf("\n");
@@ -27,7 +27,7 @@ export class LineSplitter {
     this.#partial = text.slice(start);
   }
 
-  /** Passes on the last line when the text did not end with a line feed. */
+  /** Calls `onLine` with the last line when the text did not end with a line feed. */
   end(): void {
     if (this.#partial.length === 0) return;
     const line = this.#partial;

@@ -1,7 +1,8 @@
 /**
- * Combines the Prometheus text of worker processes into one exposition: every sample gets a
- * `worker` label with the worker's index, and each family keeps one `# HELP` and `# TYPE` with
- * the samples of all workers under it. Families keep the order in which they first appear.
+ * Combines the Prometheus text of worker processes into one exposition. Every sample gets a
+ * `worker` label with the worker's index. Each family keeps one `# HELP` and one `# TYPE` line,
+ * followed by the samples of all workers. Families keep the order in which they first appear,
+ * and a sample before any `# HELP` or `# TYPE` line is dropped.
  */
 export function mergeMetrics(texts: readonly { worker: number; text: string }[]): string {
   const families = new Map<string, { header: string[]; samples: string[] }>();

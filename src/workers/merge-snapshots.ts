@@ -5,10 +5,12 @@ import type { PeerSnapshot, ProxySnapshot, UpstreamSnapshot } from "../proxy/sna
 /**
  * Combines the snapshots of worker processes that run one config into one view of the proxy.
  * Counts add up: connections, requests in flight, pool counts and ejections. Listeners, routes,
- * balancing and weights come from the first snapshot. Each worker checks its peers' health on
- * its own, so a peer counts as healthy and enabled only when every worker says so, and as
- * ejected when any worker ejected it; the remaining health fields come from the worker with
- * the worst view of the peer.
+ * balancing and weights come from the first snapshot. The result is draining when `draining` is
+ * set or any worker drains.
+ *
+ * Each worker checks its peers' health on its own. A merged peer is enabled, healthy and
+ * available only when it is so on every worker, and ejected when any worker ejected it. The
+ * other health fields come from the worker with the worst view of the peer.
  */
 export function mergeSnapshots(snapshots: readonly ProxySnapshot[], draining: boolean): ProxySnapshot {
   const first = snapshots[0];
@@ -44,10 +46,13 @@ export function mergeSnapshots(snapshots: readonly ProxySnapshot[], draining: bo
   };
 }
 
-/** Adds up the traffic counts and rates of worker processes. */
-export function mergeTraffic(all: readonly TrafficStats[]): TrafficStats {
+/**
+ * Adds up the traffic counts and rates of worker processes. The rate window is the longest one
+ * of any worker.
+ */
+export function mergeTraffic(workerStats: readonly TrafficStats[]): TrafficStats {
   const routes = new Map<string, { route: string; requests: number; errors: number }>();
-  for (const traffic of all) {
+  for (const traffic of workerStats) {
     for (const entry of traffic.routes) {
       const total = routes.get(entry.route) ?? { route: entry.route, requests: 0, errors: 0 };
       total.requests += entry.requests;
@@ -55,13 +60,14 @@ export function mergeTraffic(all: readonly TrafficStats[]): TrafficStats {
       routes.set(entry.route, total);
     }
   }
-  const sum = (pick: (traffic: TrafficStats) => number) => all.reduce((total, traffic) => total + pick(traffic), 0);
+  const sum = (pick: (traffic: TrafficStats) => number) =>
+    workerStats.reduce((total, traffic) => total + pick(traffic), 0);
   return {
     requests: sum((traffic) => traffic.requests),
     errors: sum((traffic) => traffic.errors),
     requestsPerSecond: sum((traffic) => traffic.requestsPerSecond),
     errorsPerSecond: sum((traffic) => traffic.errorsPerSecond),
-    rateWindowSeconds: Math.max(0, ...all.map((traffic) => traffic.rateWindowSeconds)),
+    rateWindowSeconds: Math.max(0, ...workerStats.map((traffic) => traffic.rateWindowSeconds)),
     routes: [...routes.values()],
   };
 }
@@ -69,6 +75,7 @@ export function mergeTraffic(all: readonly TrafficStats[]): TrafficStats {
 function mergeHealth(states: readonly (PeerHealthStats | undefined)[]): PeerHealthStats | undefined {
   const known = states.filter((state): state is PeerHealthStats => state !== undefined);
   if (known.length === 0) return undefined;
+  // Disabled ranks worse than ejected, which ranks worse than unhealthy.
   const rank = (state: PeerHealthStats) =>
     (state.enabled ? 0 : 4) + (state.ejected ? 2 : 0) + (state.healthy ? 0 : 1);
   const worst = known.reduce((a, b) => rank(b) > rank(a) ? b : a);
@@ -82,7 +89,7 @@ function mergeHealth(states: readonly (PeerHealthStats | undefined)[]): PeerHeal
   };
 }
 
-/** Adds up the numeric fields of objects of one shape. */
+/** Adds up the numeric fields of objects of one shape. Other fields come from the first object. */
 function sumFields<T extends object>(items: readonly T[]): T {
   const total = { ...items[0] } as Record<string, number>;
   for (const item of items.slice(1)) {

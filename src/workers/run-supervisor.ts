@@ -3,7 +3,7 @@ import type { Config } from "../config/schema.ts";
 import { sameValue } from "../config/same-value.ts";
 import { startDemoOrigin } from "../demo/origin.ts";
 import { ConfigReloader } from "../lifecycle/reloader.ts";
-import { formatAddress, logReload } from "../lifecycle/report.ts";
+import { formatAddress, logReload, logWatchError } from "../lifecycle/report.ts";
 import { Logger } from "../log/logger.ts";
 import type { Listener } from "../net/types.ts";
 import type { Runtime } from "../runtime.ts";
@@ -11,19 +11,20 @@ import { VERSION } from "../version.ts";
 import { Supervisor } from "./supervisor.ts";
 
 export interface SupervisorRun {
-  /** The config file, or `command line`. */
+  /** Config source for the log: the config file's path, or `command line`. */
   source: string;
   /** The config file and its text, or undefined for a config from flags. */
   file: { path: string; text: string } | undefined;
-  /** Address and token of the admin API for all workers, when it runs. */
+  /** Address and token of the admin API that covers all workers, or undefined without one. */
   admin: { hostname: string; port: number; token: string | undefined } | undefined;
+  /** Number of worker processes. */
   count: number;
 }
 
 /**
- * Runs `--workers N`: starts the workers, serves the admin API and the demo origin for all of
- * them, watches the config file, passes reloads on to every worker and drains them on SIGTERM
- * or SIGINT. The workers bind the listeners, so each listener needs a fixed port.
+ * Runs `--workers N`. Starts the workers and serves the admin API and the demo origin for all of
+ * them. Watches the config file, sends each reload to every worker, and drains the workers on
+ * SIGTERM or SIGINT. The workers bind the listeners, so each listener needs a fixed port.
  */
 export async function runSupervisor(runtime: Runtime, config: Config, run: SupervisorRun): Promise<void> {
   const logger = new Logger({
@@ -81,6 +82,7 @@ export async function runSupervisor(runtime: Runtime, config: Config, run: Super
       return summary;
     },
     onOutcome: (outcome, trigger) => logReload(logger, outcome, trigger, undefined),
+    onWatchError: (error, path) => logWatchError(logger, error, path),
   });
 
   let admin: AdminServer | undefined;
@@ -149,12 +151,12 @@ export async function runSupervisor(runtime: Runtime, config: Config, run: Super
   });
 }
 
-/** Explains why `config` cannot run with workers, or returns undefined when it can. */
+/** Returns why `config` cannot run with `--workers`, or undefined when it can. */
 function fixedPortProblem(config: Config): string | undefined {
   const free = config.listeners.find((listener) => listener.port === 0);
   if (free === undefined) return undefined;
-  return `listener ${free.name} has port 0, but with --workers every worker binds the listener's ` +
-    "port, which must therefore be fixed: give it a port number";
+  return `listener ${free.name} has port 0, but --workers needs a fixed port because every worker ` +
+    "binds the same one. Set a port number in the listener's address";
 }
 
 function describe(error: unknown): string {

@@ -5,19 +5,20 @@ import { mergeMetrics } from "./merge-metrics.ts";
 import { mergeSnapshots, mergeTraffic } from "./merge-snapshots.ts";
 import type { TrafficStats } from "../admin/metrics.ts";
 
-/** Environment variable that tells a process it is worker number N of a supervisor. */
+/** Environment variable that marks a process as worker number N of a supervisor. */
 export const WORKER_INDEX_ENV = "CAIRN_WORKER_INDEX";
 /** Environment variable with the bearer token of a worker's private admin API. */
 export const WORKER_TOKEN_ENV = "CAIRN_WORKER_TOKEN";
 
-/** Longest wait for a worker's start line. */
+/** Maximum wait for a worker's start line. */
 const START_TIMEOUT_MS = 30_000;
-/** Longest wait for one request to a worker's admin API. */
+/** Maximum wait for one request to a worker's admin API. */
 const WORKER_REQUEST_TIMEOUT_MS = 5_000;
-/** First wait before a crashed worker starts again; it doubles with each crash in a row. */
+/** First delay before a crashed worker is restarted. It doubles with each crash in a row. */
 const RESTART_BASE_MS = 250;
+/** Maximum delay before a crashed worker is restarted. */
 const RESTART_MAX_MS = 15_000;
-/** A worker that ran this long before it crashed starts again after `RESTART_BASE_MS`. */
+/** A worker that ran this long before it crashed is restarted after `RESTART_BASE_MS`. */
 const STABLE_RUN_MS = 30_000;
 /** Time a worker gets after its drain deadline before it is killed. */
 const EXIT_GRACE_MS = 5_000;
@@ -29,14 +30,14 @@ export interface SupervisorOptions {
   args: string[];
   /** The access log file, when workers append to one. */
   accessFile?: string;
-  /** Writes one diagnostic line of the supervisor. */
+  /** Writes one diagnostic line of the supervisor itself. */
   log(level: "info" | "warn" | "error", message: string, fields?: Record<string, unknown>): void;
 }
 
 interface WorkerSlot {
   readonly index: number;
   process: WorkerProcess | undefined;
-  /** Base URL of the worker's private admin API, known once it logged its start. */
+  /** Base URL of the worker's private admin API, set once the worker logged its start. */
   adminUrl: string | undefined;
   startedAt: number;
   /** Crashes in a row, for the restart back-off. */
@@ -44,6 +45,8 @@ interface WorkerSlot {
   restarts: number;
   restartTimer: ReturnType<typeof setTimeout> | undefined;
   onStarted: ((error?: Error) => void) | undefined;
+  /** Set after a failed admin request, so that a worker that stops responding is logged once. */
+  requestFailing: boolean;
 }
 
 /** One worker's state for `/status`. */
@@ -57,16 +60,16 @@ export interface WorkerStatus {
 /**
  * Runs `count` worker processes of this program with the same arguments. Each worker serves the
  * config's listeners on shared ports and a private admin API on a loopback port with a token of
- * its own. The supervisor passes the workers' diagnostic lines on with a `worker` field, starts
- * a crashed worker again with back-off, and answers for all of them: merged snapshots and
- * metrics, reloads sent to every worker, and shutdown.
+ * its own. The supervisor forwards the workers' diagnostic lines with a `worker` field and
+ * restarts a crashed worker with back-off. For the admin API it merges the workers' snapshots
+ * and metrics, sends reloads to every worker, and shuts them all down.
  */
 export class Supervisor {
   readonly #options: SupervisorOptions;
   readonly #token: string;
   readonly #slots: WorkerSlot[];
   #stopping = false;
-  /** Set once every worker started: from then on, a worker that exits is started again. */
+  /** Set once every worker has started. From then on, a worker that exits is restarted. */
   #started = false;
 
   constructor(options: SupervisorOptions) {
@@ -81,12 +84,13 @@ export class Supervisor {
       restarts: 0,
       restartTimer: undefined,
       onStarted: undefined,
+      requestFailing: false,
     }));
   }
 
   /**
-   * Starts every worker and waits until each has logged its start. Rejects, after stopping the
-   * others, when one exits first or does not start in time; its own lines say why.
+   * Starts every worker and waits until each has logged its start. When one exits first or does
+   * not start in time, stops the others and rejects. The worker's own log lines give the cause.
    */
   async start(): Promise<void> {
     try {
@@ -102,7 +106,7 @@ export class Supervisor {
     return this.#stopping;
   }
 
-  /** Workers running now, with their process ids and restarts. */
+  /** Returns every worker slot with its process id, whether it runs, and its restart count. */
   workers(): WorkerStatus[] {
     return this.#slots.map((slot) => ({
       index: slot.index,
@@ -112,62 +116,72 @@ export class Supervisor {
     }));
   }
 
-  /** Merges the snapshots of the running workers. */
+  /** Fetches the snapshots of the running workers and merges them. */
   async snapshot(): Promise<ProxySnapshot> {
-    const answers = await this.#askAll("/snapshot");
-    const snapshots = answers.map((answer) => JSON.parse(answer.text) as ProxySnapshot);
+    const responses = await this.#getFromAll("/snapshot");
+    const snapshots = responses.map((response) => JSON.parse(response.text) as ProxySnapshot);
     return mergeSnapshots(snapshots, this.#stopping);
   }
 
-  /** Adds up the running workers' traffic counts and rates. */
+  /** Fetches the running workers' traffic counts and rates and adds them up. */
   async traffic(): Promise<TrafficStats> {
-    const answers = await this.#askAll("/traffic");
-    return mergeTraffic(answers.map((answer) => JSON.parse(answer.text) as TrafficStats));
+    const responses = await this.#getFromAll("/traffic");
+    return mergeTraffic(responses.map((response) => JSON.parse(response.text) as TrafficStats));
   }
 
-  /** The running workers' metrics with a `worker` label, then the supervisor's own. */
+  /**
+   * Renders the running workers' metrics, each sample with a `worker` label, followed by the
+   * supervisor's own worker gauges and restart counter.
+   */
   async metrics(): Promise<string> {
-    const answers = await this.#askAll("/metrics");
+    const responses = await this.#getFromAll("/metrics");
     const running = this.#slots.filter((slot) => slot.adminUrl !== undefined).length;
     const restarts = this.#slots.reduce((sum, slot) => sum + slot.restarts, 0);
-    return mergeMetrics(answers.map((answer) => ({ worker: answer.index, text: answer.text }))) +
+    return mergeMetrics(responses.map((response) => ({ worker: response.index, text: response.text }))) +
       "# HELP cairn_workers Worker processes by state: running, or starting after a crash.\n" +
       "# TYPE cairn_workers gauge\n" +
       `cairn_workers{state="running"} ${running}\n` +
       `cairn_workers{state="starting"} ${this.#slots.length - running}\n` +
-      "# HELP cairn_worker_restarts_total Worker processes started again after they exited.\n" +
+      "# HELP cairn_worker_restarts_total Worker process restarts after a worker exited.\n" +
       "# TYPE cairn_worker_restarts_total counter\n" +
       `cairn_worker_restarts_total ${restarts}\n`;
   }
 
   /**
-   * Asks every running worker to reload the config file. Resolves to the first worker's summary
-   * when all reloaded; rejects with each failing worker's reason otherwise.
+   * Sends `POST /reload` to every running worker, so that each reads the config file again.
+   * Resolves to the first worker's summary when all reloaded. Otherwise rejects with the reason
+   * of each worker that failed.
+   *
+   * NOTE: when one worker fails, the workers that reloaded keep the new config, so workers can
+   * run different configs until the next successful reload. Each worker also reads the file
+   * itself, so an edit made after the supervisor validated the file can reach some workers only.
    */
   async reload(): Promise<ReloadSummary> {
     const running = this.#slots.filter((slot) => slot.adminUrl !== undefined);
     const results = await Promise.all(running.map(async (slot) => {
       try {
         const response = await this.#request(slot, "/reload", "POST");
-        const body = JSON.parse(response.text);
-        if (body.status === "reloaded") return { slot, summary: body as ReloadSummary & { status: string } };
-        const detail = body.message ?? JSON.stringify(body.problems ?? body);
-        return { slot, error: `worker ${slot.index}: ${detail}` };
+        return { slot, ...parseReloadResponse(slot, response) };
       } catch (error) {
-        return { slot, error: `worker ${slot.index}: ${describe(error)}` };
+        return { slot, error: `worker ${slot.index} (pid ${slot.process?.pid}): ${describe(error)}` };
       }
     }));
     const errors = results.flatMap((result) => result.error === undefined ? [] : [result.error]);
     if (errors.length > 0) throw new Error(errors.join("; "));
     const first = results[0]?.summary;
-    if (first === undefined) throw new Error("no worker is running");
+    if (first === undefined) {
+      throw new Error(
+        "no worker is running, so no worker reloaded. A worker that starts later reads the current file",
+      );
+    }
     const { status: _status, ...summary } = first;
     return summary;
   }
 
   /**
    * Sends SIGTERM to every worker, which drains within `drainTimeoutMs`, and waits for them to
-   * exit; a worker still running `EXIT_GRACE_MS` later is killed. Resolves to how many were.
+   * exit. A worker still running `EXIT_GRACE_MS` after that deadline gets SIGKILL. Resolves to
+   * the number of workers killed.
    */
   async shutdown(drainTimeoutMs = 0): Promise<number> {
     this.#stopping = true;
@@ -211,10 +225,15 @@ export class Supervisor {
     }
     slot.process = child;
     slot.startedAt = Date.now();
+    slot.requestFailing = false;
     const timer = setTimeout(() => {
       const pending = slot.onStarted;
       slot.onStarted = undefined;
-      pending?.(new Error(`worker ${slot.index} did not start within ${START_TIMEOUT_MS} ms`));
+      const message = `worker ${slot.index} (pid ${child.pid}) did not start within ${START_TIMEOUT_MS} ms`;
+      // During `start` the rejection below reaches the caller, which logs it. A restarted worker
+      // has no such caller, so the supervisor logs the timeout before #onExit logs the kill.
+      if (this.#started) this.#options.log("error", `${message}: killing it`, { worker: slot.index, pid: child.pid });
+      pending?.(new Error(message));
       child.kill("SIGKILL");
     }, START_TIMEOUT_MS);
     void child.exited.then((code) => {
@@ -236,7 +255,7 @@ export class Supervisor {
           return;
         }
       } catch {
-        // Not a start line; passed on below.
+        // Not a JSON start line, so it is forwarded below like any other line.
       }
     }
     const tagged = line.startsWith("{") ? `{"worker":${slot.index},${line.slice(1)}` : `worker ${slot.index}: ${line}`;
@@ -247,53 +266,124 @@ export class Supervisor {
     if (slot.process !== child) return;
     slot.process = undefined;
     slot.adminUrl = undefined;
-    const how = code === null ? "was killed by a signal" : `exited with code ${code}`;
+    const exitReason = code === null ? "was killed by a signal" : `exited with code ${code}`;
     const pending = slot.onStarted;
     slot.onStarted = undefined;
-    pending?.(new Error(`worker ${slot.index} ${how} before it started`));
+    pending?.(new Error(`worker ${slot.index} (pid ${child.pid}) ${exitReason} before it started`));
     if (this.#stopping || !this.#started) return;
     slot.crashes = Date.now() - slot.startedAt >= STABLE_RUN_MS ? 1 : slot.crashes + 1;
+    this.#scheduleRestart(slot, `worker ${slot.index} (pid ${child.pid}) ${exitReason}`, { pid: child.pid, code });
+  }
+
+  /** Logs why `slot` stopped and restarts it after the back-off delay of its crashes in a row. */
+  #scheduleRestart(slot: WorkerSlot, reason: string, fields: Record<string, unknown>): void {
     const delayMs = Math.min(RESTART_MAX_MS, RESTART_BASE_MS * 2 ** (slot.crashes - 1));
-    this.#options.log("error", `worker ${slot.index} (pid ${child.pid}) ${how}: starting it again in ${delayMs} ms`, {
-      worker: slot.index,
-      pid: child.pid,
-      code,
-    });
+    this.#options.log("error", `${reason}: restarting it in ${delayMs} ms`, { worker: slot.index, ...fields });
     slot.restartTimer = setTimeout(() => {
       slot.restartTimer = undefined;
       if (this.#stopping) return;
       slot.restarts++;
       this.#spawn(slot).then(
         () => this.#options.log("info", `worker ${slot.index} started again`, { worker: slot.index, pid: slot.process?.pid }),
-        () => {
-          // #onExit logged the exit and scheduled the next attempt.
-        },
+        (error) => this.#onRestartFailed(slot, error),
       );
     }, delayMs);
   }
 
-  /** Sends `path` to every running worker; a worker that does not answer is left out. */
-  async #askAll(path: string): Promise<{ index: number; text: string }[]> {
-    const running = this.#slots.filter((slot) => slot.adminUrl !== undefined);
-    const answers = await Promise.all(running.map(async (slot) => {
-      try {
-        const response = await this.#request(slot, path, "GET");
-        return response.ok ? { index: slot.index, text: response.text } : undefined;
-      } catch {
-        return undefined;
-      }
-    }));
-    return answers.filter((answer): answer is { index: number; text: string } => answer !== undefined);
+  /**
+   * Handles a restart that did not reach the start line. An exit or a start timeout goes through
+   * #onExit, which logs it and schedules the next attempt. Only a spawn that threw is handled here.
+   */
+  #onRestartFailed(slot: WorkerSlot, error: unknown): void {
+    if (this.#stopping || slot.process !== undefined || slot.restartTimer !== undefined) return;
+    slot.crashes++;
+    this.#scheduleRestart(slot, `worker ${slot.index} failed to start: ${describe(error)}`, {});
   }
 
-  async #request(slot: WorkerSlot, path: string, method: string): Promise<{ ok: boolean; text: string }> {
+  /**
+   * Sends `GET path` to every running worker and returns the successful responses. A worker that
+   * fails or times out is left out of the result. Its first failure in a row is logged as a
+   * warning, and its recovery at `info`, so that a hung worker polled by the dashboard does not
+   * log a line at every poll.
+   */
+  async #getFromAll(path: string): Promise<{ index: number; text: string }[]> {
+    const running = this.#slots.filter((slot) => slot.adminUrl !== undefined);
+    const responses = await Promise.all(running.map(async (slot) => {
+      let failure: string;
+      try {
+        const response = await this.#request(slot, path, "GET");
+        if (response.ok) {
+          this.#noteRequestSucceeded(slot);
+          return { index: slot.index, text: response.text };
+        }
+        failure = `HTTP ${response.status}: ${response.text.trim().slice(0, 200)}`;
+      } catch (error) {
+        failure = describe(error);
+      }
+      this.#noteRequestFailed(slot, path, failure);
+      return undefined;
+    }));
+    return responses.filter((response) => response !== undefined);
+  }
+
+  #noteRequestFailed(slot: WorkerSlot, path: string, failure: string): void {
+    if (slot.requestFailing) return;
+    slot.requestFailing = true;
+    this.#options.log(
+      "warn",
+      `worker ${slot.index} (pid ${slot.process?.pid}) failed GET ${path}, so the admin API leaves it out ` +
+        `until it responds again: ${failure}`,
+      { worker: slot.index, pid: slot.process?.pid, path },
+    );
+  }
+
+  #noteRequestSucceeded(slot: WorkerSlot): void {
+    if (!slot.requestFailing) return;
+    slot.requestFailing = false;
+    this.#options.log("info", `worker ${slot.index} responds to admin requests again`, {
+      worker: slot.index,
+      pid: slot.process?.pid,
+    });
+  }
+
+  async #request(slot: WorkerSlot, path: string, method: string): Promise<WorkerResponse> {
     const response = await fetch(`${slot.adminUrl}${path}`, {
       method,
       headers: { Authorization: `Bearer ${this.#token}` },
       signal: AbortSignal.timeout(WORKER_REQUEST_TIMEOUT_MS),
     });
-    return { ok: response.ok, text: await response.text() };
+    return { ok: response.ok, status: response.status, text: await response.text() };
   }
+}
+
+interface WorkerResponse {
+  ok: boolean;
+  status: number;
+  text: string;
+}
+
+type WorkerReloadResult =
+  | { summary: ReloadSummary & { status: string }; error?: undefined }
+  | { summary?: undefined; error: string };
+
+/**
+ * Reads a worker's response to `POST /reload`: its summary when it reloaded, or an error that
+ * names the worker and gives its message, its config problems or the HTTP status.
+ */
+function parseReloadResponse(
+  slot: WorkerSlot,
+  response: WorkerResponse,
+): WorkerReloadResult {
+  const worker = `worker ${slot.index} (pid ${slot.process?.pid})`;
+  let body: { status?: string; message?: string; problems?: unknown };
+  try {
+    body = JSON.parse(response.text);
+  } catch {
+    return { error: `${worker}: HTTP ${response.status}: ${response.text.trim().slice(0, 200)}` };
+  }
+  if (body.status === "reloaded") return { summary: body as ReloadSummary & { status: string } };
+  const detail = body.message ?? JSON.stringify(body.problems ?? body);
+  return { error: `${worker}: ${detail}` };
 }
 
 function randomToken(): string {

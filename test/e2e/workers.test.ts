@@ -93,7 +93,7 @@ for (const runtime of ENTRY_POINTS) {
   describe(`--workers on ${runtime}`, () => {
     if (runtime === "binary") before(() => void buildBinaryIfStale());
 
-    test("shares the port, merges metrics, restarts a crashed worker and reloads all", async () => {
+    test("shares port, restarts, reloads workers", async () => {
       const origin = await startOrigin();
       const port = await freePort();
       const path = writeTempConfig(configYaml(port, origin.port));
@@ -149,7 +149,7 @@ for (const runtime of ENTRY_POINTS) {
     // The remaining tests do not depend on how workers start, so one run per runtime suffices.
     if (runtime === "binary") return;
 
-    test("workers exit when the supervisor is killed", async () => {
+    test("workers exit with killed supervisor", async () => {
       const origin = await startOrigin();
       const port = await freePort();
       const path = writeTempConfig(configYaml(port, origin.port));
@@ -167,13 +167,13 @@ for (const runtime of ENTRY_POINTS) {
       }
     });
 
-    test("refuses a listener on port 0", async () => {
+    test("rejects listener on port 0", async () => {
       const origin = await startOrigin();
       const path = writeTempConfig(configYaml(0, origin.port));
       try {
         await assert.rejects(
           startProxy(runtime, ["--config", path, "--workers", "2"], ["--allow-run"]),
-          /listener listener-0 has port 0, but with --workers/,
+          /listener listener-0 has port 0, but --workers needs a fixed port/,
         );
       } finally {
         origin.server.close();

@@ -3,7 +3,7 @@ import { describe, test } from "node:test";
 import { RateWindow } from "../../../src/admin/rate-window.ts";
 
 describe("RateWindow", () => {
-  test("divides by the time since start within the first window", () => {
+  test("divides by uptime in first window", () => {
     let now = 10_000_500;
     const window = new RateWindow(2, 60, () => now);
     for (let i = 0; i < 6; i++) window.record(0);

@@ -21,11 +21,21 @@ const SUMMARY: ReloadSummary = {
   routes: 1,
 };
 
-/** A reloader over an in-memory file whose `apply` records the configs it gets. */
-function fixture(options: { path?: string; apply?: (config: Config) => Promise<ReloadSummary> } = {}) {
+/**
+ * Creates a reloader over an in-memory file. It records the configs that `apply` receives, the
+ * outcomes and the watcher errors.
+ */
+function fixture(
+  options: {
+    path?: string;
+    apply?: (config: Config) => Promise<ReloadSummary>;
+    onOutcome?: (outcome: ReloadOutcome) => void;
+  } = {},
+) {
   const file = { text: VALID, readable: true, reads: 0 };
   const applied: Config[] = [];
   const outcomes: { outcome: ReloadOutcome; trigger: ReloadTrigger }[] = [];
+  const watchErrors: { error: unknown; path: string }[] = [];
   const reloader = new ConfigReloader({
     path: "path" in options ? options.path : "cairn.yaml",
     initialText: VALID,
@@ -38,9 +48,13 @@ function fixture(options: { path?: string; apply?: (config: Config) => Promise<R
       applied.push(config);
       return Promise.resolve(SUMMARY);
     }),
-    onOutcome: (outcome, trigger) => outcomes.push({ outcome, trigger }),
+    onOutcome: (outcome, trigger) => {
+      outcomes.push({ outcome, trigger });
+      options.onOutcome?.(outcome);
+    },
+    onWatchError: (error, path) => watchErrors.push({ error, path }),
   });
-  return { file, applied, outcomes, reloader };
+  return { file, applied, outcomes, watchErrors, reloader };
 }
 
 async function until(check: () => boolean, timeoutMs = 2_000): Promise<void> {
@@ -52,7 +66,7 @@ async function until(check: () => boolean, timeoutMs = 2_000): Promise<void> {
 }
 
 describe("ConfigReloader", () => {
-  test("applies a valid file and reports what changed", async () => {
+  test("applies valid file with summary", async () => {
     const { reloader, applied, outcomes } = fixture();
     const outcome = await reloader.reload("SIGHUP");
     assert.deepEqual(outcome, { status: "reloaded", summary: SUMMARY });
@@ -61,7 +75,7 @@ describe("ConfigReloader", () => {
     assert.deepEqual(outcomes.map((entry) => entry.trigger), ["SIGHUP"]);
   });
 
-  test("rejects an invalid file with its problems and applies nothing", async () => {
+  test("rejects invalid file with problems", async () => {
     const { reloader, applied, file } = fixture();
     file.text = VALID.replace("upstream: app", "upstream: api");
     const outcome = await reloader.reload("admin API");
@@ -70,28 +84,28 @@ describe("ConfigReloader", () => {
     assert.equal(applied.length, 0);
   });
 
-  test("reports a file that cannot be read, and a config that cannot be applied", async () => {
+  test("reports unreadable file and failed apply", async () => {
     const unreadable = fixture();
     unreadable.file.readable = false;
     const outcome = await unreadable.reloader.reload("SIGHUP");
     assert.equal(outcome.status, "failed");
     assert.match(outcome.status === "failed" ? outcome.message : "", /cannot read config file cairn\.yaml: ENOENT/);
 
-    const refused = fixture({ apply: () => Promise.reject(new Error("listener listener-0: address in use")) });
-    assert.deepEqual(await refused.reloader.reload("SIGHUP"), {
+    const rejected = fixture({ apply: () => Promise.reject(new Error("listener listener-0: address in use")) });
+    assert.deepEqual(await rejected.reloader.reload("SIGHUP"), {
       status: "failed",
       message: "listener listener-0: address in use",
     });
   });
 
-  test("has nothing to reload for a config from command-line flags", async () => {
+  test("is unavailable without config file", async () => {
     const { reloader, file } = fixture({ path: undefined });
     const outcome = await reloader.reload("SIGHUP");
     assert.equal(outcome.status, "unavailable");
     assert.equal(file.reads, 0);
   });
 
-  test("runs one reload at a time, in the order asked", async () => {
+  test("queues concurrent reloads in order", async () => {
     const order: string[] = [];
     let release!: () => void;
     const gate = new Promise<void>((resolve) => (release = resolve));
@@ -114,7 +128,7 @@ describe("ConfigReloader", () => {
     assert.deepEqual(order, ["start 1", "end 1", "start 2", "end 2"]);
   });
 
-  test("watching reloads once per change of the text, also after an invalid change", async () => {
+  test("watch reloads once per change", async () => {
     const { reloader, file, outcomes } = fixture();
     reloader.watch(10);
     try {
@@ -128,7 +142,7 @@ describe("ConfigReloader", () => {
       file.text = "listeners: [";
       await until(() => outcomes.length === 2);
       assert.equal(outcomes[1].outcome.status, "invalid");
-      // Missing for a moment, as during a replace: no reload, and no error.
+      // Missing for a moment, as during a replace: no reload, and no outcome.
       file.readable = false;
       await new Promise((resolve) => setTimeout(resolve, 60));
       file.readable = true;
@@ -142,7 +156,7 @@ describe("ConfigReloader", () => {
     assert.equal(file.reads, reads, "stopWatching ends the reads");
   });
 
-  test("a reload by signal updates the text the watcher compares against", async () => {
+  test("reload updates watcher's last text", async () => {
     const { reloader, file, outcomes } = fixture();
     file.text = VALID + "\n# edited\n";
     await reloader.reload("SIGHUP");
@@ -153,5 +167,41 @@ describe("ConfigReloader", () => {
     } finally {
       reloader.stopWatching();
     }
+  });
+
+  test("watch reports failed read once", async () => {
+    const { reloader, file, outcomes, watchErrors } = fixture();
+    file.readable = false;
+    reloader.watch(10);
+    try {
+      await until(() => file.reads >= 5);
+      assert.equal(watchErrors.length, 1, "a run of failed reads is reported once");
+      assert.equal(watchErrors[0].path, "cairn.yaml");
+      assert.match(String(watchErrors[0].error), /ENOENT/);
+      assert.equal(outcomes.length, 0);
+
+      file.readable = true;
+      const reads = file.reads;
+      await until(() => file.reads >= reads + 2);
+      file.readable = false;
+      await until(() => watchErrors.length === 2);
+      assert.equal(outcomes.length, 0, "an unchanged file is not reloaded after a failed read");
+    } finally {
+      reloader.stopWatching();
+    }
+  });
+
+  test("throwing onOutcome keeps queue running", async () => {
+    let throws = true;
+    const { reloader, applied } = fixture({
+      onOutcome: () => {
+        if (throws) throw new Error("onOutcome failed");
+      },
+    });
+    await assert.rejects(reloader.reload("SIGHUP"), /onOutcome failed/);
+    throws = false;
+    const outcome = await reloader.reload("admin API");
+    assert.equal(outcome.status, "reloaded");
+    assert.equal(applied.length, 2);
   });
 });

@@ -9,7 +9,7 @@ import { connectClient, countResponses, Peer, PROXY_PORT, startProxyServer, unti
 const PORT_A = 9001;
 const PORT_B = 9002;
 
-/** A memory origin that answers every request with its own name, or holds it while `hold` is set. */
+/** A memory origin that responds to every request with its name, or holds it while `hold` is set. */
 class NamedOrigin {
   readonly connections: Peer[] = [];
   hold = false;
@@ -90,7 +90,7 @@ async function stop(server: ProxyServer): Promise<void> {
 }
 
 describe("ProxyServer.reload", () => {
-  test("sends the next request on a kept-alive connection to the new route's upstream", async () => {
+  test("routes kept-alive connection to new upstream", async () => {
     const { network, a, b, server } = await setup();
     const client = await connectClient(network);
     assert.equal(await request(client), "a");
@@ -114,13 +114,14 @@ describe("ProxyServer.reload", () => {
     await stop(server);
   });
 
-  test("finishes a request in flight on the upstream it started with", async () => {
+  test("finishes in-flight request on old upstream", async () => {
     const { network, a, b, server } = await setup();
     a.hold = true;
     const client = await connectClient(network);
     client.send("GET /slow HTTP/1.1\r\nHost: p.test\r\n\r\n");
     await until(() => a.held.length === 1);
-    // Port A now answers for a changed upstream `a`: its old group must still serve the request.
+    // Upstream `a` changes while its peer on port A holds the request, so the old group must
+    // still finish it.
     const summary = await server.reload(parse(
       configText({ upstream: "b" }).replace("      - url: http://127.0.0.1:9001", "      - url: http://127.0.0.1:9001\n        weight: 2"),
     ));
@@ -135,7 +136,7 @@ describe("ProxyServer.reload", () => {
     await stop(server);
   });
 
-  test("replaces a changed upstream with a new group and stops the old one's pool", async () => {
+  test("replaces changed upstream and its pool", async () => {
     const { network, a, server } = await setup();
     const client = await connectClient(network);
     await request(client);
@@ -166,7 +167,7 @@ describe("ProxyServer.reload", () => {
     await stop(server);
   });
 
-  test("binds added listeners and closes removed ones after their exchanges", async () => {
+  test("binds added, drains removed listeners", async () => {
     const { network, server } = await setup();
     const client = await connectClient(network);
     await request(client);
@@ -182,7 +183,7 @@ describe("ProxyServer.reload", () => {
     await stop(server);
   });
 
-  test("applies new limits to new connections and keeps a listener's socket", async () => {
+  test("applies new limits, keeps listener socket", async () => {
     const { network, server } = await setup();
     const before = server.listeners[0].listener;
     const client = await connectClient(network);
@@ -196,7 +197,7 @@ describe("ProxyServer.reload", () => {
     await stop(server);
   });
 
-  test("leaves the running config in force when a new listener cannot bind", async () => {
+  test("keeps running config on bind failure", async () => {
     const { network, a, server } = await setup();
     await network.listen({ hostname: "127.0.0.1", port: 8091 }, () => new Peer().handlers());
     const broken = configText({
@@ -215,7 +216,7 @@ describe("ProxyServer.reload", () => {
     await stop(server);
   });
 
-  test("refuses to reload once shutdown began", async () => {
+  test("rejects reload after shutdown", async () => {
     const { server } = await setup();
     await stop(server);
     await assert.rejects(server.reload(parse(configText({ upstream: "b" }))), /shutting down/);

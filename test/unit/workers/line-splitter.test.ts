@@ -18,17 +18,17 @@ describe("LineSplitter", () => {
     assert.deepEqual(split([text]), expected);
   });
 
-  test("gives the same lines for the text split at every offset", () => {
+  test("splits text cut at every offset", () => {
     for (let offset = 0; offset <= text.length; offset++) {
       assert.deepEqual(split([text.slice(0, offset), text.slice(offset)]), expected, `offset ${offset}`);
     }
   });
 
-  test("gives the same lines one character at a time", () => {
+  test("splits single-character chunks", () => {
     assert.deepEqual(split([...text]), expected);
   });
 
-  test("passes nothing on for a trailing line feed at the end", () => {
+  test("ignores final trailing line feed", () => {
     assert.deepEqual(split(["a\n", "b\n"]), ["a", "b"]);
   });
 });

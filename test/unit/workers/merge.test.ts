@@ -18,7 +18,7 @@ function workerSnapshot(changes: (snapshot: ProxySnapshot) => void): ProxySnapsh
 }
 
 describe("mergeSnapshots", () => {
-  test("adds up counts and keeps the config parts of the first", () => {
+  test("sums counts, keeps first config", () => {
     const a = workerSnapshot(() => {});
     const b = workerSnapshot((snapshot) => {
       snapshot.openConnections = 5;
@@ -38,7 +38,7 @@ describe("mergeSnapshots", () => {
     assert.equal(merged.draining, false);
   });
 
-  test("a peer is healthy only when every worker says so, and ejected when any does", () => {
+  test("merges peer health to worst view", () => {
     const healthy = workerSnapshot((snapshot) => {
       const health = snapshot.upstreams[0].peers[0].health!;
       health.ejected = false;
@@ -59,16 +59,19 @@ describe("mergeSnapshots", () => {
     assert.equal(merged.ejections, healthy.upstreams[0].peers[0].health!.ejections + 1);
   });
 
-  test("is draining when the supervisor or any worker drains, and empty without workers", () => {
+  test("drains when any process drains", () => {
     const draining = workerSnapshot((snapshot) => (snapshot.draining = true));
     assert.equal(mergeSnapshots([workerSnapshot(() => {}), draining], false).draining, true);
     assert.equal(mergeSnapshots([workerSnapshot(() => {})], true).draining, true);
+  });
+
+  test("returns empty snapshot without workers", () => {
     assert.deepEqual(mergeSnapshots([], false), emptySnapshot());
   });
 });
 
 describe("mergeMetrics", () => {
-  test("labels each sample with its worker and keeps one header per family", () => {
+  test("labels samples, keeps one header", () => {
     const first = new MetricsCollector();
     first.access(accessRecord({ status: 200 }));
     const second = new MetricsCollector();
