@@ -23,14 +23,6 @@ import {
 import { invoke, rethrowLater } from "../../src/net/invoke.ts";
 import { toNetworkError } from "./errors.ts";
 
-/**
- * The buffer that plain TCP upstream connections read into, shared by all of them. Node reads
- * 64 KiB at a time by default; reading up to 1 MiB at once lets a large response cross in a
- * sixteenth of the reads and writes. Each read's bytes are copied out in its callback, before
- * another read can reuse the buffer, because callbacks run one at a time.
- */
-const UPSTREAM_READ_BUFFER = new Uint8Array(1024 * 1024);
-
 
 export class NodeNetwork implements Network {
   listen(options: ListenOptions, onOpen: OpenHandler): Promise<Listener> {
@@ -93,14 +85,8 @@ export class NodeNetwork implements Network {
       ? { path: options.path }
       : { host: options.hostname, port: options.port };
     let socket: net.Socket;
-    let reader: SharedBufferReader | undefined;
     if (clientTls === undefined) {
-      reader = new SharedBufferReader();
-      socket = net.connect({
-        ...target,
-        allowHalfOpen: true,
-        onread: { buffer: UPSTREAM_READ_BUFFER, callback: (length, buffer) => reader!.read(length, buffer) },
-      });
+      socket = net.connect({ ...target, allowHalfOpen: true });
     } else {
       const serverName = clientTls.serverName ??
         (net.isIP(options.hostname) === 0 ? options.hostname : undefined);
@@ -139,7 +125,7 @@ export class NodeNetwork implements Network {
       const onReady = () => {
         cleanup();
         const info = socket instanceof tls.TLSSocket ? clientTlsInfo(socket) : undefined;
-        const connection = new NodeConnection(socket, info, options.path, reader);
+        const connection = new NodeConnection(socket, info, options.path);
         try {
           connection.attach(onOpen(connection));
         } catch (error) {
@@ -197,17 +183,8 @@ class NodeConnection implements Connection {
   /** The first failure: a socket error or the error passed to `destroy`. */
   #closeError: Error | undefined;
 
-  readonly #reader: SharedBufferReader | undefined;
-
-  /** `reader` receives the socket's bytes when it was opened with `onread`, instead of 'data'. */
-  constructor(
-    socket: net.Socket,
-    info: TlsInfo | undefined,
-    unixPath: string | undefined,
-    reader?: SharedBufferReader,
-  ) {
+  constructor(socket: net.Socket, info: TlsInfo | undefined, unixPath: string | undefined) {
     this.#socket = socket;
-    this.#reader = reader;
     this.tls = info;
     if (unixPath !== undefined) {
       this.localAddress = { hostname: unixPath, port: 0, family: "unix" };
@@ -238,11 +215,7 @@ class NodeConnection implements Connection {
   attach(handlers: ConnectionHandlers): void {
     this.#handlers = handlers;
     const socket = this.#socket;
-    if (this.#reader === undefined) {
-      socket.on("data", (chunk: Uint8Array) => invoke(() => handlers.data(chunk)));
-    } else {
-      this.#reader.attach((chunk) => invoke(() => handlers.data(chunk)));
-    }
+    socket.on("data", (chunk: Uint8Array) => invoke(() => handlers.data(chunk)));
     socket.on("drain", () => invoke(() => handlers.drain()));
     socket.on("end", () => invoke(() => handlers.end()));
     socket.on("close", () => {
@@ -294,27 +267,6 @@ class NodeConnection implements Connection {
     if (!this.#socket.destroyed) {
       this.#socket.setNoDelay(noDelay);
     }
-  }
-}
-
-/**
- * Copies each read out of the shared read buffer and passes it on, holding back what arrives
- * before a handler is attached.
- */
-class SharedBufferReader {
-  #onData: ((chunk: Uint8Array) => void) | undefined;
-  #early: Uint8Array[] = [];
-
-  read(length: number, buffer: Uint8Array): void {
-    // Node may pass the buffer as a Buffer, whose `slice` makes a view, so copy explicitly.
-    const chunk = Uint8Array.prototype.slice.call(buffer, 0, length);
-    if (this.#onData === undefined) this.#early.push(chunk);
-    else this.#onData(chunk);
-  }
-
-  attach(onData: (chunk: Uint8Array) => void): void {
-    this.#onData = onData;
-    for (const chunk of this.#early.splice(0)) onData(chunk);
   }
 }
 
