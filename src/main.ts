@@ -14,7 +14,7 @@ import { fanOutEvents } from "./proxy/fan-out-events.ts";
 import { ProxyServer } from "./proxy/server.ts";
 import type { AppendFile, Runtime } from "./runtime.ts";
 import { VERSION } from "./version.ts";
-import { runSupervisor } from "./workers/run-supervisor.ts";
+import { fixedPortProblem, runSupervisor } from "./workers/run-supervisor.ts";
 import { WORKER_INDEX_ENV, WORKER_TOKEN_ENV } from "./workers/supervisor.ts";
 
 const PROGRAM_NAME = "cairn";
@@ -59,6 +59,11 @@ export async function runCli(runtime: Runtime): Promise<void> {
     return void (await runtime.exit(1));
   }
   if (args.test) {
+    const portProblem = args.workers > 1 ? fixedPortProblem(loaded.config) : undefined;
+    if (portProblem !== undefined) {
+      runtime.writeStderr(`${source}: ${portProblem}\n${source}: configuration is invalid\n`);
+      return void (await runtime.exit(1));
+    }
     runtime.writeStdout(`${source}: configuration is valid\n`);
     return void (await runtime.exit(0));
   }
@@ -252,7 +257,8 @@ async function serve(
       const app = createAdminApp({
         view: server,
         metrics,
-        reload: () => reloader.reload("admin API"),
+        // A worker's private admin API is called only by its supervisor.
+        reload: () => reloader.reload(worker === undefined ? "admin API" : "supervisor"),
         internalRoutes: worker !== undefined,
         token: adminSettings.token,
         onError: (error, path) => logger.log("error", `admin request failed: ${error.message}`, { path }),

@@ -53,9 +53,7 @@ export class MetricsCollector implements ProxyEvents {
   #connectionErrors = 0;
   /** Kind 0 counts requests, kind 1 those with a 5xx status. */
   readonly #rates = new RateWindow(2);
-  #reloads = { success: 0, failure: 0 };
-  #lastReloadSucceeded = true;
-  #lastReloadSuccessSeconds = Date.now() / 1000;
+  readonly #reloads = new ReloadCounters();
 
   access(record: AccessRecord): void {
     // Requests that matched no route are labelled with an empty route.
@@ -133,9 +131,7 @@ export class MetricsCollector implements ProxyEvents {
 
   /** Counts a config reload; a failed one makes `cairn_config_last_reload_successful` 0. */
   reloaded(succeeded: boolean): void {
-    this.#reloads[succeeded ? "success" : "failure"]++;
-    this.#lastReloadSucceeded = succeeded;
-    if (succeeded) this.#lastReloadSuccessSeconds = Date.now() / 1000;
+    this.#reloads.record(succeeded);
   }
 
   healthChanged(): void {}
@@ -208,21 +204,7 @@ export class MetricsCollector implements ProxyEvents {
     out.family("cairn_draining", "gauge", "1 while the proxy shuts down, else 0.");
     out.sample("cairn_draining", {}, snapshot.draining ? 1 : 0);
 
-    out.family("cairn_config_reloads_total", "counter", "Config reloads by result: success or failure.");
-    out.sample("cairn_config_reloads_total", { result: "success" }, this.#reloads.success);
-    out.sample("cairn_config_reloads_total", { result: "failure" }, this.#reloads.failure);
-    out.family(
-      "cairn_config_last_reload_successful",
-      "gauge",
-      "1 when the last reload succeeded or none has run, 0 when it failed.",
-    );
-    out.sample("cairn_config_last_reload_successful", {}, this.#lastReloadSucceeded ? 1 : 0);
-    out.family(
-      "cairn_config_last_reload_success_timestamp_seconds",
-      "gauge",
-      "Unix time of the last successful reload, or of the start.",
-    );
-    out.sample("cairn_config_last_reload_success_timestamp_seconds", {}, this.#lastReloadSuccessSeconds);
+    this.#reloads.render(out);
 
     renderUpstreams(out, snapshot);
     return out.text();
@@ -269,6 +251,43 @@ function renderHistogram(
     out.sample(`${name}_bucket`, { ...labels, le: "+Inf" }, entry.count);
     out.sample(`${name}_sum`, labels, entry.sumSeconds);
     out.sample(`${name}_count`, labels, entry.count);
+  }
+}
+
+/** Counts config reloads by result for `/metrics`; a supervisor keeps its own. */
+export class ReloadCounters {
+  #success = 0;
+  #failure = 0;
+  #lastSucceeded = true;
+  #lastSuccessSeconds = Date.now() / 1000;
+
+  record(succeeded: boolean): void {
+    if (succeeded) {
+      this.#success++;
+      this.#lastSuccessSeconds = Date.now() / 1000;
+    } else {
+      this.#failure++;
+    }
+    this.#lastSucceeded = succeeded;
+  }
+
+  /** Writes the three reload families, with `labels` on every sample. */
+  render(out: MetricWriter, labels: Record<string, string> = {}): void {
+    out.family("cairn_config_reloads_total", "counter", "Config reloads by result: success or failure.");
+    out.sample("cairn_config_reloads_total", { ...labels, result: "success" }, this.#success);
+    out.sample("cairn_config_reloads_total", { ...labels, result: "failure" }, this.#failure);
+    out.family(
+      "cairn_config_last_reload_successful",
+      "gauge",
+      "1 when the last reload succeeded or none has run, 0 when it failed.",
+    );
+    out.sample("cairn_config_last_reload_successful", labels, this.#lastSucceeded ? 1 : 0);
+    out.family(
+      "cairn_config_last_reload_success_timestamp_seconds",
+      "gauge",
+      "Unix time of the last successful reload, or of the start.",
+    );
+    out.sample("cairn_config_last_reload_success_timestamp_seconds", labels, this.#lastSuccessSeconds);
   }
 }
 

@@ -248,7 +248,8 @@ Options:
                       Repeat it to balance round robin over several origins.
                       Requires --listen.
   --admin HOST:PORT   Serve the admin API (/healthz, /readyz, /status,
-                      /metrics) on HOST:PORT, replacing admin.address of the
+                      /metrics, a status page at /, POST /reload) on
+                      HOST:PORT, replacing admin.address of the
                       configuration. An address other than loopback needs
                       admin.tokenEnv in the configuration file.
   --workers N         Serve from N processes that share the listeners' ports
@@ -261,6 +262,9 @@ Options:
 
 Options that take a value also accept it after "=", as in --config=PATH.
 With --listen, every limit and timeout has its default; see config/README.md.
+
+Signals: SIGTERM and SIGINT drain and stop; SIGHUP reloads the configuration
+file after checking it, and reopens the access log file.
 
 Examples:
   ${p}

@@ -1,4 +1,4 @@
-/** Reason phrases for the statuses Cairn sends itself (RFC 9110 §15). */
+/** Reason phrases for the statuses Cairn and its admin API send (RFC 9110 §15). */
 const REASONS: Record<number, string> = {
   100: "Continue",
   101: "Switching Protocols",
@@ -6,11 +6,14 @@ const REASONS: Record<number, string> = {
   204: "No Content",
   304: "Not Modified",
   400: "Bad Request",
+  401: "Unauthorized",
   404: "Not Found",
   405: "Method Not Allowed",
   408: "Request Timeout",
+  409: "Conflict",
   413: "Content Too Large",
   414: "URI Too Long",
+  422: "Unprocessable Content",
   431: "Request Header Fields Too Large",
   500: "Internal Server Error",
   501: "Not Implemented",

@@ -3,7 +3,7 @@ import type { Config } from "../config/schema.ts";
 import type { ReloadSummary } from "../proxy/server.ts";
 
 /** Source of a reload request, as the log names it. */
-export type ReloadTrigger = "SIGHUP" | "file change" | "admin API";
+export type ReloadTrigger = "SIGHUP" | "file change" | "admin API" | "supervisor";
 
 export type ReloadOutcome =
   | { status: "reloaded"; summary: ReloadSummary }

@@ -1,10 +1,10 @@
 /**
  * Combines the Prometheus text of worker processes into one exposition. Every sample gets a
- * `worker` label with the worker's index. Each family keeps one `# HELP` and one `# TYPE` line,
+ * `worker` label with the given value: the worker's index, or `supervisor`. Each family keeps one `# HELP` and one `# TYPE` line,
  * followed by the samples of all workers. Families keep the order in which they first appear,
  * and a sample before any `# HELP` or `# TYPE` line is dropped.
  */
-export function mergeMetrics(texts: readonly { worker: number; text: string }[]): string {
+export function mergeMetrics(texts: readonly { worker: string; text: string }[]): string {
   const families = new Map<string, { header: string[]; samples: string[] }>();
   for (const { worker, text } of texts) {
     let family: { header: string[]; samples: string[] } | undefined;

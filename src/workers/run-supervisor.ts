@@ -81,7 +81,10 @@ export async function runSupervisor(runtime: Runtime, config: Config, run: Super
       else reloader.stopWatching();
       return summary;
     },
-    onOutcome: (outcome, trigger) => logReload(logger, outcome, trigger, undefined),
+    onOutcome: (outcome, trigger) => {
+      supervisor.reloads.record(outcome.status === "reloaded");
+      logReload(logger, outcome, trigger, undefined);
+    },
     onWatchError: (error, path) => logWatchError(logger, error, path),
   });
 
@@ -152,7 +155,7 @@ export async function runSupervisor(runtime: Runtime, config: Config, run: Super
 }
 
 /** Returns why `config` cannot run with `--workers`, or undefined when it can. */
-function fixedPortProblem(config: Config): string | undefined {
+export function fixedPortProblem(config: Config): string | undefined {
   const free = config.listeners.find((listener) => listener.port === 0);
   if (free === undefined) return undefined;
   return `listener ${free.name} has port 0, but --workers needs a fixed port because every worker ` +

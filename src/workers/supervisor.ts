@@ -3,7 +3,7 @@ import type { ProxySnapshot } from "../proxy/snapshot.ts";
 import type { Runtime, WorkerProcess } from "../runtime.ts";
 import { mergeMetrics } from "./merge-metrics.ts";
 import { mergeSnapshots, mergeTraffic } from "./merge-snapshots.ts";
-import type { TrafficStats } from "../admin/metrics.ts";
+import { MetricWriter, ReloadCounters, type TrafficStats } from "../admin/metrics.ts";
 
 /** Environment variable that marks a process as worker number N of a supervisor. */
 export const WORKER_INDEX_ENV = "CAIRN_WORKER_INDEX";
@@ -68,6 +68,8 @@ export class Supervisor {
   readonly #options: SupervisorOptions;
   readonly #token: string;
   readonly #slots: WorkerSlot[];
+  /** Reloads of the config file as the supervisor saw them, including files it rejected. */
+  readonly reloads = new ReloadCounters();
   #stopping = false;
   /** Set once every worker has started. From then on, a worker that exits is restarted. */
   #started = false;
@@ -130,14 +132,19 @@ export class Supervisor {
   }
 
   /**
-   * Renders the running workers' metrics, each sample with a `worker` label, followed by the
-   * supervisor's own worker gauges and restart counter.
+   * Renders the running workers' metrics, each sample with a `worker` label, and the
+   * supervisor's reload counters with `worker="supervisor"`, followed by its worker gauges and
+   * restart counter.
    */
   async metrics(): Promise<string> {
     const responses = await this.#getFromAll("/metrics");
     const running = this.#slots.filter((slot) => slot.adminUrl !== undefined).length;
     const restarts = this.#slots.reduce((sum, slot) => sum + slot.restarts, 0);
-    return mergeMetrics(responses.map((response) => ({ worker: response.index, text: response.text }))) +
+    const own = new MetricWriter();
+    this.reloads.render(own);
+    const texts = responses.map((response) => ({ worker: String(response.index), text: response.text }));
+    texts.push({ worker: "supervisor", text: own.text() });
+    return mergeMetrics(texts) +
       "# HELP cairn_workers Worker processes by state: running, or starting after a crash.\n" +
       "# TYPE cairn_workers gauge\n" +
       `cairn_workers{state="running"} ${running}\n` +

@@ -1,9 +1,19 @@
 import assert from "node:assert/strict";
-import { execFileSync } from "node:child_process";
+import { execFileSync, spawnSync } from "node:child_process";
+import { writeFileSync } from "node:fs";
 import { createServer, type Server } from "node:http";
 import { createServer as createTcpServer, type AddressInfo } from "node:net";
 import { before, describe, test } from "node:test";
-import { buildBinaryIfStale, type EntryPointName, RUNTIMES, startProxy, waitFor, writeTempConfig } from "./harness.ts";
+import {
+  buildBinaryIfStale,
+  type EntryPointName,
+  proxyCommand,
+  ROOT,
+  RUNTIMES,
+  startProxy,
+  waitFor,
+  writeTempConfig,
+} from "./harness.ts";
 
 /** Maximum wait for one request of these tests. */
 const REQUEST_TIMEOUT_MS = 5_000;
@@ -134,8 +144,19 @@ for (const runtime of ENTRY_POINTS) {
         const reloaded = await fetch(`${admin}/reload`, { method: "POST" });
         assert.equal(reloaded.status, 200);
         assert.equal((await reloaded.json()).status, "reloaded");
-        const reloadLines = proxy.stderrLines.filter((line) => line.includes('"config reloaded on admin API"'));
-        assert.equal(reloadLines.filter((line) => line.startsWith('{"worker":')).length, 2, reloadLines.join("\n"));
+        const workerLines = proxy.stderrLines.filter((line) => line.includes('"config reloaded on supervisor"'));
+        assert.equal(workerLines.filter((line) => line.startsWith('{"worker":')).length, 2, workerLines.join("\n"));
+        assert.ok(proxy.stderrLines.some((line) => line.startsWith('{"time"') && line.includes('"config reloaded on admin API"')));
+
+        // The supervisor rejects an invalid file itself, and its own series show the failure.
+        writeFileSync(path, "listeners: [\n");
+        const rejected = await fetch(`${admin}/reload`, { method: "POST" });
+        assert.equal(rejected.status, 422);
+        assert.equal(rejected.statusText, "Unprocessable Content");
+        const afterFailure = await (await fetch(`${admin}/metrics`)).text();
+        assert.match(afterFailure, /^cairn_config_last_reload_successful\{worker="supervisor"\} 0$/m);
+        assert.match(afterFailure, /^cairn_config_reloads_total\{worker="supervisor",result="failure"\} 1$/m);
+        assert.match(afterFailure, /^cairn_config_reloads_total\{worker="supervisor",result="success"\} 1$/m);
 
         assert.equal(await proxy.stop("SIGTERM"), 0);
         assert.ok(await waitFor(() => workerPids.every((pid) => !alive(pid)), 5_000), "workers still running");
@@ -175,6 +196,12 @@ for (const runtime of ENTRY_POINTS) {
           startProxy(runtime, ["--config", path, "--workers", "2"], ["--allow-run"]),
           /listener listener-0 has port 0, but --workers needs a fixed port/,
         );
+        // --test checks the same, so a config it accepts also starts with --workers.
+        const { command, argv } = proxyCommand(runtime, ["--test", "--config", path, "--workers", "2"]);
+        const checked = spawnSync(command, argv, { cwd: ROOT, encoding: "utf8", timeout: 20_000 });
+        assert.equal(checked.status, 1, checked.stderr);
+        assert.match(checked.stderr, /listener listener-0 has port 0, but --workers needs a fixed port/);
+        assert.match(checked.stderr, /configuration is invalid/);
       } finally {
         origin.server.close();
       }

@@ -78,8 +78,8 @@ describe("mergeMetrics", () => {
     second.access(accessRecord({ status: 200 }));
     second.access(accessRecord({ status: 503 }));
     const merged = mergeMetrics([
-      { worker: 0, text: first.render(emptySnapshot()) },
-      { worker: 1, text: second.render(emptySnapshot()) },
+      { worker: "0", text: first.render(emptySnapshot()) },
+      { worker: "1", text: second.render(emptySnapshot()) },
     ]);
     const lines = merged.split("\n");
     assert.equal(lines.filter((line) => line === "# TYPE cairn_requests_total counter").length, 1);
