@@ -63,7 +63,7 @@ export function createAdminApp(options: AdminAppOptions): Hono {
 
   app.get("/", async (context) => {
     const [snapshot, traffic] = await Promise.all([view.snapshot(), metrics.traffic()]);
-    return context.html(renderDashboard(snapshot, traffic));
+    return context.html(renderDashboard(snapshot, traffic, options.workers?.()));
   });
   app.get("/healthz", (context) => plainText(context, "ok\n"));
   app.get("/readyz", (context) => {

@@ -1,5 +1,6 @@
 import { formatSocketAddress } from "../net/ip-address.ts";
 import type { ProxySnapshot } from "../proxy/snapshot.ts";
+import type { WorkerStatus } from "../workers/supervisor.ts";
 import type { TrafficStats } from "./metrics.ts";
 
 /** Seconds between reloads of the dashboard page. */
@@ -10,7 +11,11 @@ export const DASHBOARD_REFRESH_SECONDS = 5;
  * rates, listeners, routes with their counts, and each upstream's pool and peers. The page
  * reloads itself every `DASHBOARD_REFRESH_SECONDS` with a meta refresh, so it needs no script.
  */
-export function renderDashboard(snapshot: ProxySnapshot, traffic: TrafficStats): string {
+export function renderDashboard(
+  snapshot: ProxySnapshot,
+  traffic: TrafficStats,
+  workers?: readonly WorkerStatus[],
+): string {
   const listeners = snapshot.listeners.map((listener) =>
     `<li>${escapeHtml(listener.name)}: ${escapeHtml(formatSocketAddress(listener.address))}</li>`
   );
@@ -62,7 +67,7 @@ See <a href="/status">/status</a> and <a href="/metrics">/metrics</a>.</p>
 <p id="traffic">${plural(traffic.requests, "request")}, ${plural(traffic.errors, "error")} (5xx) since start.
 Over the last ${plural(traffic.rateWindowSeconds, "second")}: ${formatRate(traffic.requestsPerSecond)} requests/s,
 ${formatRate(traffic.errorsPerSecond)} errors/s.</p>
-<h2>Listeners</h2>
+${workers === undefined ? "" : renderWorkers(workers)}<h2>Listeners</h2>
 <ul>${listeners.join("")}</ul>
 <h2>Routes</h2>
 <table id="routes"><tr><th>Route</th><th>Upstream</th><th>Requests</th><th>Errors (5xx)</th></tr>
@@ -72,6 +77,20 @@ ${routes.join("\n")}
 ${upstreams.join("\n")}
 </body>
 </html>
+`;
+}
+
+/** Renders the worker processes of `--workers`, whose counts the rest of the page adds up. */
+function renderWorkers(workers: readonly WorkerStatus[]): string {
+  const rows = workers.map((worker) =>
+    `<tr><td>${worker.index}</td><td>${worker.pid ?? ""}</td>` +
+    `<td>${worker.running ? "running" : "starting"}</td><td>${worker.restarts}</td></tr>`
+  );
+  return `<h2>Workers</h2>
+<p>Counts below add up the running workers. A restarted worker counts from zero again.</p>
+<table id="workers"><tr><th>Worker</th><th>Process id</th><th>State</th><th>Restarts</th></tr>
+${rows.join("\n")}
+</table>
 `;
 }
 

@@ -73,7 +73,8 @@ export function parseArgs(args: readonly string[]): ParsedArgs {
     const takeValue = (placeholder: string): string | undefined => {
       let value = inlineValue;
       const next = args[index];
-      if (value === undefined && next !== undefined && !next.startsWith("-")) {
+      // A negative number is taken as a value, so that its error names the number.
+      if (value === undefined && next !== undefined && (!next.startsWith("-") || /^-\d/.test(next))) {
         value = next;
         index++;
       }

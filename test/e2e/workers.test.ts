@@ -130,6 +130,9 @@ for (const runtime of ENTRY_POINTS) {
         workerPids.push(...workers.map((worker) => worker.pid));
         assert.deepEqual(childPids(proxy.pid).filter((pid) => workerPids.includes(pid)).sort(), [...workerPids].sort());
         assert.equal(status.upstreams[0].pool.opened >= 2, true, "pool counts are summed over workers");
+        const page = await (await fetch(`${admin}/`)).text();
+        assert.equal([...page.matchAll(/<td>running<\/td>/g)].length, 2, "the dashboard lists both workers");
+        assert.match(page, new RegExp(`${REQUESTS} requests, 0 errors`));
 
         // A killed worker starts again while the other one serves.
         process.kill(workers[0].pid, "SIGKILL");

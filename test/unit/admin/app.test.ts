@@ -83,6 +83,22 @@ describe("admin app", () => {
     assert.ok(page.includes("<li>public: [::1]:8080</li>"));
   });
 
+  test("dashboard lists workers when given", async () => {
+    const app = createAdminApp({
+      view: new FakeView(),
+      metrics: new MetricsCollector(),
+      workers: () => [
+        { index: 0, pid: 101, running: true, restarts: 0 },
+        { index: 1, pid: undefined, running: false, restarts: 2 },
+      ],
+    });
+    const html = await (await app.fetch(get("/"))).text();
+    assert.match(html, /<tr><td>0<\/td><td>101<\/td><td>running<\/td><td>0<\/td><\/tr>/);
+    assert.match(html, /<tr><td>1<\/td><td><\/td><td>starting<\/td><td>2<\/td><\/tr>/);
+    const single = await (await createAdminApp({ view: new FakeView(), metrics: new MetricsCollector() }).fetch(get("/"))).text();
+    assert.doesNotMatch(single, /<h2>Workers<\/h2>/);
+  });
+
   test("unknown path returns 404", async () => {
     const app = createAdminApp({ view: new FakeView(), metrics: new MetricsCollector() });
     assert.equal((await app.fetch(get("/nope"))).status, 404);

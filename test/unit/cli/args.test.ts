@@ -260,6 +260,8 @@ describe("parseArgs --workers", () => {
       assert.equal(result.kind, "error", value);
       assert.match(result.kind === "error" ? result.message : "", /--workers takes a whole number from 1 to 256/);
     }
+    const separate = parseArgs(["--workers", "-1"]);
+    assert.equal(separate.kind === "error" && separate.message, '--workers takes a whole number from 1 to 256, not "-1"');
     const missing = parseArgs(["--workers"]);
     assert.equal(missing.kind === "error" && missing.message, "--workers requires a value: --workers N");
   });
