@@ -1,10 +1,26 @@
 import type { FieldList } from "./head-parser.ts";
 
+/**
+ * True when the field name `name` equals `lowerName`, a lower-case name, ignoring the case of
+ * ASCII letters. Field names are ASCII tokens (RFC 9110 §5.1), so it maps no other character,
+ * whereas `toLowerCase` maps U+212A (the Kelvin sign) to `k`. It creates no string, and it was
+ * faster than `name.toLowerCase() === lowerName` on Node 20 in a micro-benchmark.
+ */
+export function fieldNameEquals(name: string, lowerName: string): boolean {
+  const length = name.length;
+  if (length !== lowerName.length) return false;
+  for (let i = 0; i < length; i++) {
+    const code = name.charCodeAt(i);
+    const expected = lowerName.charCodeAt(i);
+    if (code !== expected && (code < 0x41 || code > 0x5a || code + 0x20 !== expected)) return false;
+  }
+  return true;
+}
+
 /** Returns the value of the first field with this lower-case name. */
 export function getField(fields: FieldList, lowerName: string): string | undefined {
   for (let i = 0; i < fields.length; i += 2) {
-    const name = fields[i];
-    if (name.length === lowerName.length && name.toLowerCase() === lowerName) return fields[i + 1];
+    if (fieldNameEquals(fields[i], lowerName)) return fields[i + 1];
   }
   return undefined;
 }
@@ -13,10 +29,7 @@ export function getField(fields: FieldList, lowerName: string): string | undefin
 export function getAllFields(fields: FieldList, lowerName: string): string[] {
   const values: string[] = [];
   for (let i = 0; i < fields.length; i += 2) {
-    const name = fields[i];
-    if (name.length === lowerName.length && name.toLowerCase() === lowerName) {
-      values.push(fields[i + 1]);
-    }
+    if (fieldNameEquals(fields[i], lowerName)) values.push(fields[i + 1]);
   }
   return values;
 }

@@ -1,5 +1,5 @@
 import { TOKEN } from "./bytes.ts";
-import { connectionTokens, splitList } from "./fields.ts";
+import { connectionTokens, fieldNameEquals, splitList } from "./fields.ts";
 import type { RequestHead, ResponseHead } from "./head-parser.ts";
 import { HttpParseError } from "./parse-error.ts";
 
@@ -63,25 +63,27 @@ export function analyzeRequest(head: RequestHead, maxBodyBytes: number): Request
     const value = fields[i + 1];
     switch (name.length) {
       case 4:
-        if (name.toLowerCase() === "host") {
+        if (isField(name, "Host", "host")) {
           hostValue = value;
           hostCount++;
         }
         break;
       case 6:
-        if (name.toLowerCase() === "expect") (expectValues ??= []).push(value);
+        if (isField(name, "Expect", "expect")) (expectValues ??= []).push(value);
         break;
       case 7:
-        if (name.toLowerCase() === "upgrade") (upgradeValues ??= []).push(value);
+        if (isField(name, "Upgrade", "upgrade")) (upgradeValues ??= []).push(value);
         break;
       case 10:
-        if (name.toLowerCase() === "connection") (connectionValues ??= []).push(value);
+        if (isField(name, "Connection", "connection")) (connectionValues ??= []).push(value);
         break;
       case 14:
-        if (name.toLowerCase() === "content-length") (lengthValues ??= []).push(value);
+        if (isField(name, "Content-Length", "content-length")) (lengthValues ??= []).push(value);
         break;
       case 17:
-        if (name.toLowerCase() === "transfer-encoding") (codingValues ??= []).push(value);
+        if (isField(name, "Transfer-Encoding", "transfer-encoding")) {
+          (codingValues ??= []).push(value);
+        }
         break;
     }
   }
@@ -116,7 +118,7 @@ export function analyzeRequest(head: RequestHead, maxBodyBytes: number): Request
   const queryAt = upstreamTarget.indexOf("?");
   const path = queryAt === -1 ? upstreamTarget : upstreamTarget.slice(0, queryAt);
 
-  const connection = connectionValues ? connectionTokens(connectionValues) : EMPTY_SET;
+  const connection = connectionValues ? connectionOptions(connectionValues) : EMPTY_SET;
   const keepAlive = head.versionMinor === 1 && !connection.has("close");
 
   let expectContinue = false;
@@ -172,6 +174,27 @@ export function analyzeRequest(head: RequestHead, maxBodyBytes: number): Request
 }
 
 /**
+ * True when `name` equals `lowerName` ignoring case. `lowerName` starts with a letter and
+ * `usualName` is its usual spelling. Comparing the first letters and then the usual spelling is
+ * cheaper than folding the case of the whole name.
+ */
+function isField(name: string, usualName: string, lowerName: string): boolean {
+  if ((name.charCodeAt(0) | 0x20) !== lowerName.charCodeAt(0)) return false;
+  return name === usualName || fieldNameEquals(name, lowerName);
+}
+
+/** `connectionTokens`, with one shared set for the common `Connection: keep-alive`. */
+function connectionOptions(values: readonly string[]): ReadonlySet<string> {
+  if (values.length === 1) {
+    const value = values[0];
+    if (value === "keep-alive" || (value.length === 10 && value.toLowerCase() === "keep-alive")) {
+      return KEEP_ALIVE_SET;
+    }
+  }
+  return connectionTokens(values);
+}
+
+/**
  * Works out how an origin's response body is delimited (RFC 9112 §6.3). Throws HttpParseError
  * for framing a proxy must not relay; the caller responds 502 and closes the connection.
  */
@@ -191,9 +214,9 @@ function declaredResponseFraming(head: ResponseHead): BodyFraming {
   let codingValues: string[] | undefined;
   for (let i = 0; i < fields.length; i += 2) {
     const name = fields[i];
-    if (name.length === 14 && name.toLowerCase() === "content-length") {
+    if (fieldNameEquals(name, "content-length")) {
       (lengthValues ??= []).push(fields[i + 1]);
-    } else if (name.length === 17 && name.toLowerCase() === "transfer-encoding") {
+    } else if (fieldNameEquals(name, "transfer-encoding")) {
       (codingValues ??= []).push(fields[i + 1]);
     }
   }
@@ -230,7 +253,7 @@ export function responseKeepsAlive(head: ResponseHead): boolean {
   const fields = head.fields;
   for (let i = 0; i < fields.length; i += 2) {
     const name = fields[i];
-    if (name.length === 10 && name.toLowerCase() === "connection") {
+    if (fieldNameEquals(name, "connection")) {
       if (connectionTokens([fields[i + 1]]).has("close")) return false;
     }
   }
@@ -303,8 +326,15 @@ function parseAbsoluteForm(target: string, method: string): { authority: string;
  * an IPv4 address or a bracketed IPv6 literal. The empty value is valid (RFC 9110 §7.2).
  */
 export function isValidAuthority(value: string): boolean {
-  return /^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._~-]*)(?::[0-9]{0,5})?$/.test(value);
+  // Most requests name the host of the one before, and comparing strings is cheaper than the
+  // regular expression.
+  if (value === lastValidAuthority) return true;
+  if (!/^(?:\[[0-9A-Fa-f:.]+\]|[A-Za-z0-9._~-]*)(?::[0-9]{0,5})?$/.test(value)) return false;
+  lastValidAuthority = value;
+  return true;
 }
+
+let lastValidAuthority = "";
 
 /** `protocol-name ["/" protocol-version]` of RFC 9110 §7.8, both tokens. */
 function isProtocol(text: string): boolean {
@@ -339,3 +369,4 @@ function trimWhitespace(text: string): string {
 }
 
 const EMPTY_SET: ReadonlySet<string> = new Set();
+const KEEP_ALIVE_SET: ReadonlySet<string> = new Set(["keep-alive"]);

@@ -1,17 +1,22 @@
 import {
   COLON,
   CR,
+  decodeAscii,
   decodeLatin1,
-  FIELD_VALUE,
+  encodeLatin1,
   HEX_VALUE,
   HTAB,
   isDigitByte,
   LF,
   PERCENT,
-  REASON,
+  skipAsciiFieldValue,
+  skipFieldValue,
+  skipToken,
   SP,
   TARGET,
   TOKEN,
+  type WordView,
+  wordViewOf,
 } from "./bytes.ts";
 import { HttpParseError } from "./parse-error.ts";
 
@@ -40,11 +45,10 @@ export interface ResponseHead {
 
 /** Parses a complete request head, as returned by `HeadScanner`. Throws HttpParseError. */
 export function parseRequestHead(bytes: Uint8Array): RequestHead {
-  const text = decodeHead(bytes);
   let i = 0;
   while (TOKEN[bytes[i]]) i++;
   if (i === 0 || bytes[i] !== SP) throw invalidAt(bytes, i, "INVALID_METHOD", "invalid method");
-  const method = text.slice(0, i);
+  const methodEnd = i;
   i++;
 
   const targetStart = i;
@@ -61,7 +65,7 @@ export function parseRequestHead(bytes: Uint8Array): RequestHead {
     }
     throw invalidAt(bytes, i, "INVALID_TARGET", "invalid byte in request-target");
   }
-  const target = text.slice(targetStart, i);
+  const targetEnd = i;
   i++;
 
   const versionMinor = parseVersion(bytes, i);
@@ -69,12 +73,21 @@ export function parseRequestHead(bytes: Uint8Array): RequestHead {
   if (bytes[i] !== CR || bytes[i + 1] !== LF) {
     throw invalidAt(bytes, i, "INVALID_VERSION", "invalid HTTP version");
   }
-  return { method, target, versionMinor, fields: parseFields(bytes, i + 2, false, text) };
+  // TOKEN and TARGET contain no byte above 0x7F, so only the field values decide whether the
+  // head is ASCII.
+  const lines = scanFieldLines(bytes, wordViewOf(bytes), i + 2, false, true);
+  const text = decodeHead(bytes, lines.ascii);
+  return {
+    method: text.slice(0, methodEnd),
+    target: text.slice(targetStart, targetEnd),
+    versionMinor,
+    fields: fieldList(text, lines),
+  };
 }
 
 /** Parses a complete response head, as returned by `HeadScanner`. Throws HttpParseError. */
 export function parseResponseHead(bytes: Uint8Array): ResponseHead {
-  const text = decodeHead(bytes);
+  const view = wordViewOf(bytes);
   const versionMinor = parseVersion(bytes, 0);
   let i = 8;
   if (bytes[i] !== SP) throw invalidAt(bytes, i, "INVALID_STATUS", "invalid status line");
@@ -88,16 +101,26 @@ export function parseResponseHead(bytes: Uint8Array): ResponseHead {
     throw new HttpParseError("INVALID_STATUS", `status code ${status} is out of range`, i);
   }
   i += 3;
-  let reason = "";
+  let reasonStart = i;
+  let reasonEnd = i;
+  let ascii = true;
   if (bytes[i] === SP) {
-    const reasonStart = ++i;
-    while (REASON[bytes[i]]) i++;
-    reason = text.slice(reasonStart, i);
+    reasonStart = ++i;
+    // REASON is FIELD_VALUE.
+    i = skipAsciiFieldValue(bytes, view, i);
+    if (bytes[i] >= 0x80) {
+      ascii = false;
+      i = skipFieldValue(bytes, view, i);
+    }
+    reasonEnd = i;
   }
   if (bytes[i] !== CR || bytes[i + 1] !== LF) {
     throw invalidAt(bytes, i, "INVALID_STATUS", "invalid byte in status line");
   }
-  return { versionMinor, status, reason, fields: parseFields(bytes, i + 2, true, text) };
+  const lines = scanFieldLines(bytes, view, i + 2, true, ascii);
+  const text = decodeHead(bytes, lines.ascii);
+  const reason = text.slice(reasonStart, reasonEnd);
+  return { versionMinor, status, reason, fields: fieldList(text, lines) };
 }
 
 /**
@@ -105,17 +128,46 @@ export function parseResponseHead(bytes: Uint8Array): ResponseHead {
  * 0). With `lenientColon`, whitespace between a field name and its colon is removed
  * (RFC 9112 §5.1 requires a proxy to do so in responses), except on framing fields.
  */
-export function parseFields(
+export function parseFields(bytes: Uint8Array, start: number, lenientColon: boolean): FieldList {
+  // The bytes before `start` are not checked, so only a section from 0 may be decoded as ASCII.
+  const lines = scanFieldLines(bytes, wordViewOf(bytes), start, lenientColon, start === 0);
+  return fieldList(decodeHead(bytes, lines.ascii), lines);
+}
+
+/** Offsets of the names and values of the field lines that `scanFieldLines` checked. */
+interface FieldLines {
+  /** Per field line: name start, name end, value start and value end, as indexes in the head. */
+  offsets: Int32Array;
+  count: number;
+  /** False when the head has a byte above 0x7F. */
+  ascii: boolean;
+}
+
+/**
+ * The result of the last `scanFieldLines` call, reused because parsing never runs two heads at
+ * once and the offsets are read before the next call.
+ */
+const scannedLines: FieldLines = { offsets: new Int32Array(4 * 32), count: 0, ascii: true };
+
+/**
+ * Checks field lines up to the empty line, starting at `start`, and records where their names
+ * and values are. `ascii` is false when bytes before `start` include obs-text. The strings are
+ * sliced later from one decode of the head, because the decoder depends on whether the whole
+ * head is ASCII. Throws HttpParseError.
+ */
+function scanFieldLines(
   bytes: Uint8Array,
+  view: WordView,
   start: number,
   lenientColon: boolean,
-  text: string = decodeHead(bytes),
-): FieldList {
-  const fields: FieldList = [];
+  ascii: boolean,
+): FieldLines {
+  let offsets = scannedLines.offsets;
+  let count = 0;
   let i = start;
   while (bytes[i] !== CR) {
     const nameStart = i;
-    while (TOKEN[bytes[i]] === 1) i++;
+    i = skipToken(bytes, view, i);
     const nameEnd = i;
     if (nameEnd === nameStart) {
       if (bytes[i] === SP || bytes[i] === HTAB) {
@@ -126,8 +178,7 @@ export function parseFields(
     if (bytes[i] !== COLON) {
       if (bytes[i] === SP || bytes[i] === HTAB) {
         while (bytes[i] === SP || bytes[i] === HTAB) i++;
-        const name = text.slice(nameStart, nameEnd);
-        if (!lenientColon || bytes[i] !== COLON || isFramingField(name)) {
+        if (!lenientColon || bytes[i] !== COLON || isFramingName(bytes, nameStart, nameEnd)) {
           throw new HttpParseError(
             "WHITESPACE_BEFORE_COLON",
             "whitespace between field name and colon",
@@ -143,31 +194,58 @@ export function parseFields(
     i++;
     while (bytes[i] === SP || bytes[i] === HTAB) i++;
     const valueStart = i;
-    let valueEnd = i;
-    let byte = bytes[i];
-    while (FIELD_VALUE[byte] === 1) {
-      // FIELD_VALUE admits only HTAB and SP at or below 0x20, so this skips trailing OWS.
-      if (byte > SP) valueEnd = i + 1;
-      byte = bytes[++i];
+    i = skipAsciiFieldValue(bytes, view, i);
+    if (bytes[i] >= 0x80) {
+      ascii = false;
+      i = skipFieldValue(bytes, view, i);
     }
     if (bytes[i] !== CR || bytes[i + 1] !== LF) {
       if (bytes[i] === CR) throw new HttpParseError("BARE_CR", "CR without LF in field line", i);
       throw invalidAt(bytes, i, "INVALID_FIELD_VALUE", "invalid byte in field value");
     }
-    const name = text.slice(nameStart, nameEnd);
-    if (valueEnd < i && isFramingField(name) && hasTab(bytes, valueEnd, i)) {
+    // FIELD_VALUE admits only HTAB and SP at or below 0x20, so this drops the trailing OWS.
+    let valueEnd = i;
+    while (valueEnd > valueStart && (bytes[valueEnd - 1] === SP || bytes[valueEnd - 1] === HTAB)) {
+      valueEnd--;
+    }
+    if (valueEnd < i && isFramingName(bytes, nameStart, nameEnd) && hasTab(bytes, valueEnd, i)) {
       // Node's llhttp (Node 20) rejects a framing value followed by HTAB, so Cairn does too:
       // no origin behind it may read such a message differently.
+      const name = decodeAscii(bytes.subarray(nameStart, nameEnd));
       throw new HttpParseError(
         name.length === 14 ? "INVALID_CONTENT_LENGTH" : "INVALID_TRANSFER_ENCODING",
         `HTAB after the ${name} value`,
         valueEnd,
       );
     }
-    fields.push(name, text.slice(valueStart, valueEnd));
+    if (count * 4 === offsets.length) {
+      const grown = new Int32Array(offsets.length * 2);
+      grown.set(offsets);
+      offsets = grown;
+      scannedLines.offsets = grown;
+    }
+    offsets[count * 4] = nameStart;
+    offsets[count * 4 + 1] = nameEnd;
+    offsets[count * 4 + 2] = valueStart;
+    offsets[count * 4 + 3] = valueEnd;
+    count++;
     i += 2;
   }
   if (bytes[i + 1] !== LF) throw new HttpParseError("BARE_CR", "CR without LF after fields", i);
+  scannedLines.count = count;
+  scannedLines.ascii = ascii;
+  return scannedLines;
+}
+
+/** Slices the names and values that `lines` records out of `text`, the decoded head. */
+function fieldList(text: string, lines: FieldLines): FieldList {
+  const count = lines.count;
+  const fields: FieldList = new Array(count * 2);
+  const offsets = lines.offsets;
+  for (let k = 0; k < count; k++) {
+    fields[2 * k] = text.slice(offsets[4 * k], offsets[4 * k + 1]);
+    fields[2 * k + 1] = text.slice(offsets[4 * k + 2], offsets[4 * k + 3]);
+  }
   return fields;
 }
 
@@ -180,13 +258,26 @@ function hasTab(bytes: Uint8Array, start: number, end: number): boolean {
  * Decodes a whole head once, so names and values are cheap slices of one string instead of
  * strings built byte by byte.
  */
-function decodeHead(bytes: Uint8Array): string {
-  return decodeLatin1(bytes, 0, bytes.length);
+function decodeHead(bytes: Uint8Array, ascii: boolean): string {
+  return ascii ? decodeAscii(bytes) : decodeLatin1(bytes, 0, bytes.length);
 }
 
-function isFramingField(name: string): boolean {
-  const lower = name.toLowerCase();
-  return lower === "content-length" || lower === "transfer-encoding";
+const CONTENT_LENGTH = encodeLatin1("content-length");
+const TRANSFER_ENCODING = encodeLatin1("transfer-encoding");
+
+/** True when the token from `start` to `end` is Content-Length or Transfer-Encoding. */
+function isFramingName(bytes: Uint8Array, start: number, end: number): boolean {
+  const length = end - start;
+  let lowerName: Uint8Array;
+  if (length === 14) lowerName = CONTENT_LENGTH;
+  else if (length === 17) lowerName = TRANSFER_ENCODING;
+  else return false;
+  for (let k = 0; k < length; k++) {
+    // Setting bit 0x20 lower-cases a letter. The other bytes of these names are `-`, which has
+    // that bit already, and no other token byte becomes `-` or a letter with it.
+    if ((bytes[start + k] | 0x20) !== lowerName[k]) return false;
+  }
+  return true;
 }
 
 /** Reads `HTTP/d.d` at `i`; returns the minor version. Only major version 1 is served. */

@@ -1,4 +1,4 @@
-import { CR, LF } from "./bytes.ts";
+import { CR, findLineEnds, LF, wordViewOf } from "./bytes.ts";
 import { HttpParseError } from "./parse-error.ts";
 
 export interface HeadLimits {
@@ -9,6 +9,12 @@ export interface HeadLimits {
   /** Most field lines. */
   maxFieldCount: number;
 }
+
+/**
+ * LF indexes found by `findLineEnds`, shared by all scanners because `push` reads them before
+ * it returns and never runs inside another `push`.
+ */
+const LINE_ENDS = new Int32Array(32);
 
 /** The kind of head, which decides what comes before the field lines. */
 export type HeadKind = "request" | "response" | "trailer";
@@ -54,63 +60,77 @@ export class HeadScanner {
    * reference to the bytes it saw, so the caller must not change them). Throws HttpParseError.
    */
   push(chunk: Uint8Array, offset: number): { head: Uint8Array; end: number } | undefined {
+    const { maxHeadBytes, maxStartLineBytes, maxFieldCount } = this.limits;
+    const view = wordViewOf(chunk);
     let position = offset;
     let headStart = offset;
+    // The loop keeps the counters in locals and stores them back before it returns, throws or
+    // calls a method that reads them.
+    let lineBytes = this.#lineBytes;
+    let totalBytes = this.#totalBytes;
+    let lines = this.#lines;
     while (position < chunk.length) {
-      const lf = chunk.indexOf(LF, position);
-      if (lf === -1) {
+      const found = findLineEnds(chunk, view, position, LINE_ENDS);
+      if (found === 0) {
         const count = chunk.length - position;
-        this.#lineBytes += count;
-        this.#totalBytes += count;
+        this.#store(lineBytes + count, totalBytes + count, lines);
         this.#lastByte = chunk[chunk.length - 1];
         this.#checkPartialLine();
-        if (headStart < chunk.length) {
-          this.#pieces.push(chunk.subarray(headStart));
-          this.#piecesLength += chunk.length - headStart;
-        }
+        this.#keep(chunk, headStart);
         return undefined;
       }
-      const previous = lf > offset ? chunk[lf - 1] : this.#lastByte;
-      this.#lineBytes += lf - position;
-      this.#totalBytes += lf - position;
-      // Check the bytes before the LF as an input split just before it would be checked, so
-      // that where the input is split never changes the error.
-      this.#checkPartialLine();
-      this.#totalBytes++;
-      if (previous !== CR) {
-        throw new HttpParseError("BARE_LF", "line ends with LF without CR", this.#totalBytes - 1);
-      }
-      if (this.#totalBytes > this.limits.maxHeadBytes) throw this.#headTooLarge();
-      const contentBytes = this.#lineBytes - 1;
-      this.#lineBytes = 0;
-      this.#lastByte = LF;
-      position = lf + 1;
-      if (contentBytes === 0) {
-        if (this.#lines > 0) return { head: this.#finish(chunk, headStart, position), end: position };
-        if (this.kind === "response") {
-          throw new HttpParseError("INVALID_STATUS", "status line is empty", this.#totalBytes - 2);
+      for (let k = 0; k < found; k++) {
+        const lf = LINE_ENDS[k];
+        const previous = lf > offset ? chunk[lf - 1] : this.#lastByte;
+        lineBytes += lf - position;
+        totalBytes += lf - position;
+        // Check the bytes before the LF as an input split just before it would be checked, so
+        // that where the input is split never changes the error. The condition is true exactly
+        // when #checkPartialLine throws.
+        if (totalBytes > maxHeadBytes || (lines === 0 && lineBytes - 1 > maxStartLineBytes)) {
+          this.#store(lineBytes, totalBytes, lines);
+          this.#checkPartialLine();
         }
-        // An empty line before the request-line is skipped, but still counts toward the limit.
-        this.#pieces = [];
-        this.#piecesLength = 0;
-        headStart = position;
-      } else {
-        this.#lines++;
-        if (this.#lines - 1 > this.limits.maxFieldCount) {
-          throw new HttpParseError("TOO_MANY_FIELDS", "too many header fields", this.#totalBytes, 431);
+        totalBytes++;
+        if (previous !== CR) {
+          this.#store(lineBytes, totalBytes, lines);
+          throw new HttpParseError("BARE_LF", "line ends with LF without CR", totalBytes - 1);
+        }
+        if (totalBytes > maxHeadBytes) {
+          this.#store(lineBytes, totalBytes, lines);
+          throw this.#headTooLarge();
+        }
+        const contentBytes = lineBytes - 1;
+        lineBytes = 0;
+        this.#lastByte = LF;
+        position = lf + 1;
+        if (contentBytes === 0) {
+          if (lines > 0) return { head: this.#finish(chunk, headStart, position), end: position };
+          if (this.kind === "response") {
+            this.#store(lineBytes, totalBytes, lines);
+            throw new HttpParseError("INVALID_STATUS", "status line is empty", totalBytes - 2);
+          }
+          // An empty line before the request-line is skipped, but still counts toward the limit.
+          this.#pieces = [];
+          this.#piecesLength = 0;
+          headStart = position;
+        } else {
+          lines++;
+          if (lines - 1 > maxFieldCount) {
+            this.#store(lineBytes, totalBytes, lines);
+            throw new HttpParseError("TOO_MANY_FIELDS", "too many header fields", totalBytes, 431);
+          }
         }
       }
     }
-    if (headStart < chunk.length) {
-      this.#pieces.push(chunk.subarray(headStart));
-      this.#piecesLength += chunk.length - headStart;
-    }
+    this.#store(lineBytes, totalBytes, lines);
+    this.#keep(chunk, headStart);
     return undefined;
   }
 
   /** Forgets everything, ready for the next head. */
   reset(): void {
-    this.#pieces = [];
+    if (this.#pieces.length > 0) this.#pieces = [];
     this.#piecesLength = 0;
     this.#lineBytes = 0;
     this.#lines = this.kind === "trailer" ? 1 : 0;
@@ -143,10 +163,24 @@ export class HeadScanner {
     return new HttpParseError("HEAD_TOO_LARGE", "header section is too large", offset, 431);
   }
 
+  #store(lineBytes: number, totalBytes: number, lines: number): void {
+    this.#lineBytes = lineBytes;
+    this.#totalBytes = totalBytes;
+    this.#lines = lines;
+  }
+
+  /** Keeps the bytes of `chunk` from `headStart` for the head that a later chunk completes. */
+  #keep(chunk: Uint8Array, headStart: number): void {
+    if (headStart < chunk.length) {
+      this.#pieces.push(chunk.subarray(headStart));
+      this.#piecesLength += chunk.length - headStart;
+    }
+  }
+
   #finish(chunk: Uint8Array, headStart: number, end: number): Uint8Array {
     let head: Uint8Array;
     if (this.#pieces.length === 0) {
-      head = chunk.subarray(headStart, end);
+      head = headStart === 0 && end === chunk.length ? chunk : chunk.subarray(headStart, end);
     } else {
       head = new Uint8Array(this.#piecesLength + end - headStart);
       let at = 0;
