@@ -48,7 +48,11 @@ export async function runCli(runtime: Runtime): Promise<void> {
       text = await runtime.readTextFile(source);
     } catch (error) {
       const detail = error instanceof Error ? error.message : String(error);
-      runtime.writeStderr(`${PROGRAM_NAME}: cannot read config file ${source}: ${detail}\n`);
+      // The default path is relative, so it exists only when Cairn runs from the project folder.
+      const hint = args.configPath === undefined
+        ? `Run ${PROGRAM_NAME} from the folder that contains ${DEFAULT_CONFIG_PATH}, or give --config PATH.\n`
+        : "";
+      runtime.writeStderr(`${PROGRAM_NAME}: cannot read config file ${source}: ${detail}\n${hint}`);
       return void (await runtime.exit(1));
     }
     loaded = parseConfigText(text, source);

@@ -88,4 +88,12 @@ describe("single-file executable dist/cairn", () => {
     const valid = await runBinary(["--test"], folder);
     assert.equal(valid.code, 0, valid.stdout + valid.stderr);
   });
+
+  test("missing default config suggests --config", async () => {
+    const folder = mkdtempSync(join(tmpdir(), "cairn-binary-"));
+    const missing = await runBinary([], folder);
+    assert.equal(missing.code, 1);
+    assert.match(missing.stderr, /^cairn: cannot read config file config\/cairn\.yaml: /);
+    assert.match(missing.stderr, /Run cairn from the folder that contains config\/cairn\.yaml, or give --config PATH\./);
+  });
 });
