@@ -10,11 +10,18 @@ export interface AppendFile {
   close(): Promise<void>;
 }
 
+/** How a worker process ended: its exit code, or the signal that ended it. */
+export interface WorkerExit {
+  code: number | null;
+  /** Signal name, such as `SIGKILL`, or null when the process exited by itself. */
+  signal: string | null;
+}
+
 /** A process of this program that `Runtime.spawnWorker` started. */
 export interface WorkerProcess {
   readonly pid: number;
-  /** Resolves once the process ended: to its exit code, or to null when a signal ended it. */
-  readonly exited: Promise<number | null>;
+  /** Resolves once the process ended. */
+  readonly exited: Promise<WorkerExit>;
   kill(signal: "SIGTERM" | "SIGKILL"): void;
 }
 

@@ -37,7 +37,10 @@ export function spawnDenoWorker(options: WorkerSpawnOptions): WorkerProcess {
     stderr: "piped",
   }).spawn();
   void readLines(child.stderr, options.onStderrLine);
-  const exited = child.status.then((status) => status.signal === null ? status.code : null);
+  const exited = child.status.then((status) => ({
+    code: status.signal === null ? status.code : null,
+    signal: status.signal,
+  }));
   return {
     pid: child.pid,
     exited,

@@ -1,6 +1,6 @@
 import cluster from "node:cluster";
 import process from "node:process";
-import type { WorkerProcess, WorkerSpawnOptions } from "../../src/runtime.ts";
+import type { WorkerExit, WorkerProcess, WorkerSpawnOptions } from "../../src/runtime.ts";
 import { LineSplitter } from "../../src/workers/line-splitter.ts";
 
 /**
@@ -22,13 +22,13 @@ export function forkClusterWorker(options: WorkerSpawnOptions): WorkerProcess {
   // Without a listener, a write error on the pipe after the worker exited would end this
   // process. The exit itself is reported through `exited`.
   child.stdin?.on("error", () => {});
-  const exited = new Promise<number | null>((resolve) => {
-    worker.once("exit", (code, signal) => resolve(signal ? null : code));
+  const exited = new Promise<WorkerExit>((resolve) => {
+    worker.once("exit", (code, signal) => resolve({ code: signal ? null : code, signal: signal ?? null }));
     // Node emits `error` when the process cannot be started or signalled. Without a listener,
     // it would end the supervisor, so it goes to the supervisor's log as one of the worker's lines.
     worker.on("error", (error) => {
       options.onStderrLine(`worker process error: ${error.message}`);
-      if (child.pid === undefined) resolve(1);
+      if (child.pid === undefined) resolve({ code: 1, signal: null });
     });
   });
   return {

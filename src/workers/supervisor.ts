@@ -1,6 +1,6 @@
 import type { ReloadSummary } from "../proxy/server.ts";
 import type { ProxySnapshot } from "../proxy/snapshot.ts";
-import type { Runtime, WorkerProcess } from "../runtime.ts";
+import type { Runtime, WorkerExit, WorkerProcess } from "../runtime.ts";
 import { mergeMetrics } from "./merge-metrics.ts";
 import { mergeSnapshots, mergeTraffic } from "./merge-snapshots.ts";
 import { MetricWriter, ReloadCounters, type TrafficStats } from "../admin/metrics.ts";
@@ -243,9 +243,9 @@ export class Supervisor {
       pending?.(new Error(message));
       child.kill("SIGKILL");
     }, START_TIMEOUT_MS);
-    void child.exited.then((code) => {
+    void child.exited.then((exit) => {
       clearTimeout(timer);
-      this.#onExit(slot, child, code);
+      this.#onExit(slot, child, exit);
     });
     return started.finally(() => clearTimeout(timer));
   }
@@ -269,17 +269,18 @@ export class Supervisor {
     runtime.writeStderr(tagged + "\n");
   }
 
-  #onExit(slot: WorkerSlot, child: WorkerProcess, code: number | null): void {
+  #onExit(slot: WorkerSlot, child: WorkerProcess, exit: WorkerExit): void {
     if (slot.process !== child) return;
     slot.process = undefined;
     slot.adminUrl = undefined;
-    const exitReason = code === null ? "was killed by a signal" : `exited with code ${code}`;
+    const { code, signal } = exit;
+    const exitReason = signal !== null ? `was killed by ${signal}` : `exited with code ${code}`;
     const pending = slot.onStarted;
     slot.onStarted = undefined;
     pending?.(new Error(`worker ${slot.index} (pid ${child.pid}) ${exitReason} before it started`));
     if (this.#stopping || !this.#started) return;
     slot.crashes = Date.now() - slot.startedAt >= STABLE_RUN_MS ? 1 : slot.crashes + 1;
-    this.#scheduleRestart(slot, `worker ${slot.index} (pid ${child.pid}) ${exitReason}`, { pid: child.pid, code });
+    this.#scheduleRestart(slot, `worker ${slot.index} (pid ${child.pid}) ${exitReason}`, { pid: child.pid, code, signal });
   }
 
   /** Logs why `slot` stopped and restarts it after the back-off delay of its crashes in a row. */

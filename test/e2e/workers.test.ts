@@ -138,6 +138,10 @@ for (const runtime of ENTRY_POINTS) {
         process.kill(workers[0].pid, "SIGKILL");
         const restarted = await waitFor(() => proxy.stderrLines.some((line) => line.includes("worker 0 started again")), 10_000);
         assert.ok(restarted, proxy.stderrLines.join("\n"));
+        assert.ok(
+          proxy.stderrLines.some((line) => line.includes(`worker 0 (pid ${workers[0].pid}) was killed by SIGKILL: restarting it in`)),
+          proxy.stderrLines.join("\n"),
+        );
         const after = (await (await fetch(`${admin}/status`)).json()).workers as WorkerStatus[];
         assert.equal(after[0].restarts, 1);
         assert.notEqual(after[0].pid, workers[0].pid);
