@@ -32,6 +32,11 @@ export interface WorkerSpawnOptions {
   env: Record<string, string>;
   /** The access log file the worker appends to, for runtimes that grant file access per path. */
   accessFile?: string;
+  /**
+   * Receives the worker's standard output as it arrives, decoded as UTF-8, in pieces that may
+   * end within a line.
+   */
+  onStdout(text: string): void;
   /** Receives each line the worker writes to standard error, without its line feed. */
   onStderrLine(line: string): void;
 }
@@ -59,7 +64,7 @@ export interface Runtime {
   onSignal(signal: SignalName, handler: () => void): void;
   /**
    * Starts another process of this program, on the same runtime, as a worker: its standard
-   * output is this process's, its standard error comes to `onStderrLine`, and its standard input
+   * output comes to `onStdout` and its standard error to `onStderrLine`, and its standard input
    * is a pipe that closes when this process ends. Throws when the runtime cannot start one,
    * with the reason.
    */

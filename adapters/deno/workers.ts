@@ -33,9 +33,10 @@ export function spawnDenoWorker(options: WorkerSpawnOptions): WorkerProcess {
     args: ["run", ...flags, Deno.mainModule, ...options.args],
     env: options.env,
     stdin: "piped",
-    stdout: "inherit",
+    stdout: "piped",
     stderr: "piped",
   }).spawn();
+  void readText(child.stdout, options.onStdout);
   void readLines(child.stderr, options.onStderrLine);
   const exited = child.status.then((status) => ({
     code: status.signal === null ? status.code : null,
@@ -52,6 +53,15 @@ export function spawnDenoWorker(options: WorkerSpawnOptions): WorkerProcess {
       }
     },
   };
+}
+
+async function readText(stream: ReadableStream<Uint8Array>, onText: (text: string) => void): Promise<void> {
+  const decoder = new TextDecoder();
+  try {
+    for await (const chunk of stream) onText(decoder.decode(chunk, { stream: true }));
+  } catch {
+    // The pipe broke with the process, which the supervisor learns from its exit.
+  }
 }
 
 async function readLines(stream: ReadableStream<Uint8Array>, onLine: (line: string) => void): Promise<void> {

@@ -4,8 +4,8 @@ import type { WorkerExit, WorkerProcess, WorkerSpawnOptions } from "../../src/ru
 import { LineSplitter } from "../../src/workers/line-splitter.ts";
 
 /**
- * Starts `command` with `prefixArgs` and the worker's arguments as a child process. The child
- * inherits standard output, and its standard error is read line by line. Its standard input is a
+ * Starts `command` with `prefixArgs` and the worker's arguments as a child process. Its standard
+ * output is passed on as it arrives, and its standard error line by line. Its standard input is a
  * pipe that closes when this process ends, which signals the worker to stop.
  */
 export function spawnChildWorker(
@@ -15,9 +15,11 @@ export function spawnChildWorker(
 ): WorkerProcess {
   const child = spawn(command, [...prefixArgs, ...options.args], {
     env: { ...process.env, ...options.env },
-    stdio: ["pipe", "inherit", "pipe"],
+    stdio: ["pipe", "pipe", "pipe"],
   });
   const lines = new LineSplitter(options.onStderrLine);
+  child.stdout!.setEncoding("utf8");
+  child.stdout!.on("data", (text: string) => options.onStdout(text));
   child.stderr!.setEncoding("utf8");
   child.stderr!.on("data", (text: string) => lines.push(text));
   child.stderr!.on("end", () => lines.end());

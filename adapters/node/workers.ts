@@ -11,11 +11,13 @@ export function forkClusterWorker(options: WorkerSpawnOptions): WorkerProcess {
   cluster.setupPrimary({
     exec: process.argv[1],
     args: options.args,
-    stdio: ["pipe", "inherit", "pipe", "ipc"],
+    stdio: ["pipe", "pipe", "pipe", "ipc"],
   });
   const worker = cluster.fork(options.env);
   const child = worker.process;
   const lines = new LineSplitter(options.onStderrLine);
+  child.stdout!.setEncoding("utf8");
+  child.stdout!.on("data", (text: string) => options.onStdout(text));
   child.stderr!.setEncoding("utf8");
   child.stderr!.on("data", (text: string) => lines.push(text));
   child.stderr!.on("end", () => lines.end());

@@ -20,6 +20,8 @@ const RESTART_BASE_MS = 250;
 const RESTART_MAX_MS = 15_000;
 /** A worker that ran this long before it crashed is restarted after `RESTART_BASE_MS`. */
 const STABLE_RUN_MS = 30_000;
+/** Longest piece of a worker's standard output held back while it waits for a line end. */
+const MAX_PARTIAL_STDOUT = 1024 * 1024;
 /** Time a worker gets after its drain deadline before it is killed. */
 const EXIT_GRACE_MS = 5_000;
 
@@ -219,11 +221,16 @@ export class Supervisor {
       slot.onStarted = (error) => error === undefined ? resolve() : reject(error);
     });
     let child: WorkerProcess;
+    // Per process, so that a line cut off by a crash never joins the next process's output.
+    let partialStdout = "";
     try {
       child = runtime.spawnWorker({
         args: this.#options.args,
         env: { [WORKER_INDEX_ENV]: String(slot.index), [WORKER_TOKEN_ENV]: this.#token },
         accessFile: this.#options.accessFile,
+        onStdout: (text) => {
+          partialStdout = this.#forwardStdout(partialStdout + text);
+        },
         onStderrLine: (line) => this.#onLine(slot, line),
       });
     } catch (error) {
@@ -267,6 +274,21 @@ export class Supervisor {
     }
     const tagged = line.startsWith("{") ? `{"worker":${slot.index},${line.slice(1)}` : `worker ${slot.index}: ${line}`;
     runtime.writeStderr(tagged + "\n");
+  }
+
+  /**
+   * Writes the complete lines of `text`, a worker's standard output such as access-log lines, to
+   * standard output, and returns the rest. Only the supervisor writes there, so lines of
+   * different workers never mix: a pipe keeps only writes of up to 4096 bytes whole when several
+   * processes write to it.
+   */
+  #forwardStdout(text: string): string {
+    const end = text.lastIndexOf("\n") + 1;
+    if (end === 0 && text.length < MAX_PARTIAL_STDOUT) return text;
+    // A line longer than the limit is passed on in parts rather than held without bound.
+    const cut = end === 0 ? text.length : end;
+    this.#options.runtime.writeStdout(text.slice(0, cut));
+    return text.slice(cut);
   }
 
   #onExit(slot: WorkerSlot, child: WorkerProcess, exit: WorkerExit): void {

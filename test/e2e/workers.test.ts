@@ -17,6 +17,9 @@ import {
 
 /** Maximum wait for one request of these tests. */
 const REQUEST_TIMEOUT_MS = 5_000;
+/** Clients and requests each for the access-log test: 1,200 lines of about 1.7 KB. */
+const ACCESS_CLIENTS = 24;
+const ACCESS_REQUESTS_PER_CLIENT = 50;
 /** Requests sent on new connections, so that both workers get some. */
 const REQUESTS = 120;
 
@@ -176,6 +179,46 @@ for (const runtime of ENTRY_POINTS) {
 
     // The remaining tests do not depend on how workers start, so one run per runtime suffices.
     if (runtime === "binary") return;
+
+    test("access lines stay whole", async () => {
+      const origin = await startOrigin();
+      const port = await freePort();
+      const path = writeTempConfig(configYaml(port, origin.port).replace("access: false", "access: true"));
+      const proxy = await startProxy(runtime, ["--config", path, "--workers", "2"], ["--allow-run"]);
+      // Long targets fill the 64 KiB batches quickly, so both workers write large batches at once.
+      const target = `/${"p".repeat(1500)}`;
+      const total = ACCESS_CLIENTS * ACCESS_REQUESTS_PER_CLIENT;
+      try {
+        const client = async () => {
+          for (let i = 0; i < ACCESS_REQUESTS_PER_CLIENT; i++) {
+            assert.equal(await request(`http://127.0.0.1:${port}${target}?${i}`), 200);
+          }
+        };
+        // Reading nothing for a while fills the pipe, so the workers' writes wait for room
+        // together, which is when writes above 4096 bytes get interleaved.
+        proxy.child.stdout!.pause();
+        const resume = setTimeout(() => proxy.child.stdout!.resume(), 1_000);
+        try {
+          await Promise.all(Array.from({ length: ACCESS_CLIENTS }, client));
+        } finally {
+          clearTimeout(resume);
+          proxy.child.stdout!.resume();
+        }
+        assert.ok(await waitFor(() => proxy.stdoutLines.length >= total, 5_000), `${proxy.stdoutLines.length} lines`);
+        const broken = proxy.stdoutLines.filter((line) => {
+          try {
+            return JSON.parse(line).status !== 200;
+          } catch {
+            return true;
+          }
+        });
+        assert.deepEqual(broken.map((line) => line.slice(0, 80)), []);
+        assert.equal(proxy.stdoutLines.length, total);
+      } finally {
+        await proxy.stop("SIGTERM");
+        origin.server.close();
+      }
+    });
 
     test("workers exit with killed supervisor", async () => {
       const origin = await startOrigin();
