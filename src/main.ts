@@ -80,7 +80,7 @@ export async function runCli(runtime: Runtime): Promise<void> {
   const workerIndex = runtime.getEnv(WORKER_INDEX_ENV);
   const workerToken = runtime.getEnv(WORKER_TOKEN_ENV);
   if (workerIndex !== undefined && workerToken !== undefined) {
-    // A worker serves the config's listeners and answers its supervisor on a private admin API.
+    // A worker serves the config's listeners, and its supervisor reaches it on a private admin API.
     const worker = { index: Number(workerIndex), token: workerToken };
     const settings = { hostname: "127.0.0.1", port: 0, token: workerToken };
     return void (await serve(runtime, loaded.config, source, file, settings, worker));
@@ -210,7 +210,7 @@ async function serve(
   /**
    * Switches the proxy, then the logging settings, to a reloaded config. The access log file is
    * opened again even when its path is unchanged, so a reload after a rotation writes to the new
-   * file; when it cannot be opened, the old one stays in use.
+   * file. When the file cannot be opened, the old one stays in use.
    */
   const applyConfig = async (next: Config) => {
     const running = server.config;
@@ -320,7 +320,7 @@ async function serve(
   if (worker === undefined) {
     runtime.onSignal("SIGINT", () => void stop("SIGINT"));
   } else {
-    // Ctrl-C reaches the whole process group; the supervisor answers it with SIGTERM to each
+    // Ctrl-C reaches the whole process group, and the supervisor then sends SIGTERM to each
     // worker, which a worker would otherwise count as a second signal and exit at once.
     runtime.onSignal("SIGINT", () => {});
     // The pipe closes when the supervisor exits, even when it is killed.

@@ -10,7 +10,7 @@ export interface AppendFile {
   close(): Promise<void>;
 }
 
-/** How a worker process ended: its exit code, or the signal that ended it. */
+/** The end of a worker process: its exit code, or the signal that ended it. */
 export interface WorkerExit {
   code: number | null;
   /** Signal name, such as `SIGKILL`, or null when the process exited by itself. */

@@ -20,7 +20,7 @@ const RESTART_BASE_MS = 250;
 const RESTART_MAX_MS = 15_000;
 /** A worker that ran this long before it crashed is restarted after `RESTART_BASE_MS`. */
 const STABLE_RUN_MS = 30_000;
-/** Longest piece of a worker's standard output held back while it waits for a line end. */
+/** Maximum length of a worker's standard output held back while it waits for a line end. */
 const MAX_PARTIAL_STDOUT = 1024 * 1024;
 /** Time a worker gets after its drain deadline before it is killed. */
 const EXIT_GRACE_MS = 5_000;
