@@ -17,7 +17,7 @@ await runCli({
   onStdinEnd,
 });
 
-/** Whether this is a single-file executable from `bun build --compile`, whose script is embedded. */
+/** Returns whether this is a single-file executable from `bun build --compile`, whose script is embedded. */
 function isCompiled(): boolean {
   return Bun.main.startsWith("/$bunfs/");
 }

@@ -7,7 +7,7 @@ import { renderDashboard } from "./dashboard.ts";
 import type { TrafficStats } from "./metrics.ts";
 import { PROMETHEUS_CONTENT_TYPE } from "./metrics.ts";
 
-/** The proxy as the admin API sees it: one process, or the merged view of its workers. */
+/** The proxy that the admin API reports on: one process, or the merged view of its workers. */
 export interface AdminView {
   readonly draining: boolean;
   snapshot(): ProxySnapshot | Promise<ProxySnapshot>;
@@ -30,7 +30,7 @@ export interface AdminAppOptions {
    * change between versions.
    */
   internalRoutes?: boolean;
-  /** Reloads the config file for `POST /reload`; without it, that route answers 404. */
+  /** Reloads the config file for `POST /reload`. Without it, that route returns 404. */
   reload?: () => Promise<ReloadOutcome>;
   /** When set, every request needs `Authorization: Bearer <token>` or gets 401. */
   token?: string;
@@ -41,7 +41,7 @@ export interface AdminAppOptions {
 /**
  * Builds the admin API: `/healthz` (liveness), `/readyz` (503 while draining), `/status` (JSON),
  * `/metrics` (Prometheus text), `/`, an HTML page of the status that reloads itself, and
- * `POST /reload`, which reloads the config file and answers with the outcome as JSON: 200 with
+ * `POST /reload`, which reloads the config file and returns the outcome as JSON: 200 with
  * what changed, 422 with the problems of an invalid file, 409 when there is no file, 500 when
  * the new config could not be applied. The other routes only read the proxy's state.
  */

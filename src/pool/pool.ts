@@ -339,7 +339,7 @@ export class ConnectionPool {
   /**
    * Closes every idle connection and keeps no connection idle from now on, but goes on serving
    * `acquire`: requests that chose this pool before a config reload replaced it still finish
-   * here, retries included. With its last connection closed, a retired pool holds no resource.
+   * here, retries included. With its last connection closed, a retired pool keeps no resource.
    */
   retire(): void {
     this.#retired = true;

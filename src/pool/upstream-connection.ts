@@ -17,7 +17,7 @@ export interface UpstreamOwner {
   onUpstreamDrain(): void;
   onUpstreamEnd(): void;
   onUpstreamClose(error: Error | undefined): void;
-  /** Called when `responseDeadline` passes while this owner holds the connection. */
+  /** Called when `responseDeadline` passes while this owner has the connection. */
   onResponseDeadline?(): void;
 }
 

@@ -32,7 +32,7 @@ export interface BoundListener {
   readonly listener: Listener;
 }
 
-/** What a reload changed, for its log line and the `POST /reload` response. */
+/** The changes a reload made, for its log line and the `POST /reload` response. */
 export interface ReloadSummary {
   /** Upstreams by what happened to them; `kept` ones carry their pools and health over. */
   upstreams: { added: string[]; changed: string[]; removed: string[]; kept: string[] };
@@ -128,14 +128,14 @@ export class ProxyServer implements ProxyView {
 
   /**
    * Switches to `config` in one step. Upstreams whose config is unchanged keep their groups, with
-   * pools, health and counters; the others get new groups. Listeners whose name and address are
-   * unchanged stay bound, and the limits of the new config apply to the connections they accept
-   * from then on; new listeners are bound, and removed ones stop accepting while their
-   * connections finish. Requests in flight finish with the route and upstream they started with;
-   * the next request on every connection uses the new routes.
+   * pools, health and counters, and the others get new groups. A listener whose address is
+   * unchanged stays bound, and the new name and limits apply to the connections it accepts from
+   * then on. New listeners are bound, and removed ones stop accepting while their connections
+   * finish. Requests in flight finish with the route and upstream they started with, and the next
+   * request on every connection uses the new routes.
    *
    * Rejects, leaving the running config in force, when an upstream cannot start or a listener
-   * cannot bind; whatever the attempt had started is stopped first.
+   * cannot bind. Whatever the attempt had started is stopped first.
    */
   async reload(config: Config): Promise<ReloadSummary> {
     if (this.#draining) throw new Error("the proxy is shutting down");
@@ -154,7 +154,7 @@ export class ProxyServer implements ProxyView {
       throw error;
     }
 
-    // The switch: from here on, every new request and connection sees the new config.
+    // The switch: from here on, every new request and connection uses the new config.
     const previousListeners = this.#listeners;
     const previousUpstreams = this.#upstreams;
     this.#config = config;
@@ -352,7 +352,7 @@ export class ProxyServer implements ProxyView {
 }
 
 /**
- * Whether a reload may keep the running group of an upstream. A CA file is read when the group
+ * Returns whether a reload may keep the running group of an upstream. A CA file is read when the group
  * starts, so an upstream that names one gets a new group on every reload, which reads it again.
  */
 function upstreamUnchanged(running: UpstreamConfig, next: UpstreamConfig): boolean {

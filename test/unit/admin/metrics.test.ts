@@ -77,7 +77,8 @@ describe("MetricsCollector", () => {
       { route: "web", requests: 2, errors: 1 },
       { route: "", requests: 1, errors: 0 },
     ]);
-    assert.ok(traffic.rateWindowSeconds >= 1 && traffic.rateWindowSeconds <= 2);
+    assert.ok(traffic.rateWindowSeconds >= 1);
+    assert.ok(traffic.rateWindowSeconds <= 2);
     assert.equal(traffic.requestsPerSecond, 3 / traffic.rateWindowSeconds);
     assert.equal(traffic.errorsPerSecond, 1 / traffic.rateWindowSeconds);
   });

@@ -9,7 +9,7 @@ import { connectClient, countResponses, Peer, PROXY_PORT, startProxyServer, unti
 const PORT_A = 9001;
 const PORT_B = 9002;
 
-/** A memory origin that responds to every request with its name, or holds it while `hold` is set. */
+/** A memory origin that responds to every request with its name, or keeps it waiting while `hold` is set. */
 class NamedOrigin {
   readonly connections: Peer[] = [];
   hold = false;
@@ -120,7 +120,7 @@ describe("ProxyServer.reload", () => {
     const client = await connectClient(network);
     client.send("GET /slow HTTP/1.1\r\nHost: p.test\r\n\r\n");
     await until(() => a.held.length === 1);
-    // Upstream `a` changes while its peer on port A holds the request, so the old group must
+    // Upstream `a` changes while its peer on port A keeps the request waiting, so the old group must
     // still finish it.
     const summary = await server.reload(parse(
       configText({ upstream: "b" }).replace("      - url: http://127.0.0.1:9001", "      - url: http://127.0.0.1:9001\n        weight: 2"),
