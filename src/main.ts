@@ -3,12 +3,12 @@ import { DEFAULT_CONFIG_PATH, helpText, parseArgs } from "./cli/args.ts";
 import { parseListenAddress } from "./config/address.ts";
 import { configFromFlags, formatProblems, type LoadResult, parseConfigText } from "./config/load.ts";
 import type { Config } from "./config/schema.ts";
-import { sameValue } from "./config/same-value.ts";
 import { startDemoOrigin } from "./demo/origin.ts";
 import { Logger } from "./log/logger.ts";
-import { isLoopbackHost } from "./net/ip-address.ts";
+import { formatSocketAddress, isLoopbackHost } from "./net/ip-address.ts";
 import { ConfigReloader } from "./lifecycle/reloader.ts";
-import { formatAddress, logReload, logWatchError } from "./lifecycle/report.ts";
+import { logReload, logWatchError, warnRestartOnlyChanges } from "./lifecycle/report.ts";
+import { describeError } from "./log/describe-error.ts";
 import type { Listener } from "./net/types.ts";
 import { fanOutEvents } from "./proxy/fan-out-events.ts";
 import { ProxyServer } from "./proxy/server.ts";
@@ -47,7 +47,7 @@ export async function runCli(runtime: Runtime): Promise<void> {
     try {
       text = await runtime.readTextFile(source);
     } catch (error) {
-      const detail = error instanceof Error ? error.message : String(error);
+      const detail = describeError(error);
       // The default path is relative, so it exists only when Cairn runs from the project folder.
       const hint = args.configPath === undefined
         ? `Run ${PROGRAM_NAME} from the folder that contains ${DEFAULT_CONFIG_PATH}, or give --config PATH.\n`
@@ -191,7 +191,7 @@ async function serve(
   try {
     if (config.demo && worker === undefined) {
       demo = await startDemoOrigin(runtime.network, config.demo);
-      logger.log("info", "demo origin started", { address: formatAddress(demo.address) });
+      logger.log("info", "demo origin started", { address: formatSocketAddress(demo.address) });
     }
     server = await ProxyServer.start(config, {
       network: runtime.network,
@@ -200,7 +200,7 @@ async function serve(
       reusePort: worker !== undefined,
     });
   } catch (error) {
-    const detail = error instanceof Error ? error.message : String(error);
+    const detail = describeError(error);
     logger.log("error", `start failed: ${detail}`, { config: source });
     await demo?.close();
     await closeAccessLog();
@@ -215,15 +215,10 @@ async function serve(
   const applyConfig = async (next: Config) => {
     const running = server.config;
     const summary = await server.reload(next);
-    if (!sameValue(running.admin, next.admin)) {
-      logger.log("warn", "the admin section changed: the admin listener keeps its address and token until a restart");
-    }
-    if (!sameValue(running.demo, next.demo)) {
-      logger.log("warn", "the demo section changed: the demo origin keeps its address until a restart");
-    }
+    warnRestartOnlyChanges(logger, running, next);
     logger.configure(next.logging);
-    if (next.reload.watch && worker === undefined) reloader.watch(next.reload.watchIntervalMs);
-    else reloader.stopWatching();
+    // A worker's supervisor watches the file.
+    if (worker === undefined) reloader.configureWatch(next.reload);
     const nextPath = next.logging.access ? next.logging.accessFile : undefined;
     let previous: AppendFile | undefined = accessFile;
     if (nextPath !== undefined) {
@@ -271,7 +266,7 @@ async function serve(
         onError: (error) => logger.log("error", `admin response failed: ${describeError(error)}`),
       });
     } catch (error) {
-      const detail = error instanceof Error ? error.message : String(error);
+      const detail = describeError(error);
       logger.log("error", `start failed: ${detail}`, { config: source });
       await server.shutdown(0);
       await demo?.close();
@@ -286,12 +281,12 @@ async function serve(
     config: source,
     listeners: server.listeners.map((entry) => ({
       name: entry.name,
-      address: formatAddress(entry.listener.address),
+      address: formatSocketAddress(entry.listener.address),
     })),
-    ...(admin === undefined ? {} : { admin: formatAddress(admin.address) }),
+    ...(admin === undefined ? {} : { admin: formatSocketAddress(admin.address) }),
   }, worker !== undefined);
 
-  if (config.reload.watch && worker === undefined) reloader.watch(config.reload.watchIntervalMs);
+  if (worker === undefined) reloader.configureWatch(config.reload);
 
   let stopping = false;
   const stop = async (signal: string) => {
@@ -341,11 +336,7 @@ async function openAccessFile(
   logger: Logger,
 ): Promise<AppendFile | undefined> {
   try {
-    return await runtime.openAppendFile(path, (error) => {
-      const message = `writing the access log file failed, so access lines are dropped until ` +
-        `restart: ${error.message}`;
-      logger.log("error", message, { path });
-    });
+    return await runtime.openAppendFile(path, reportAccessWriteFailure(logger, path));
   } catch (error) {
     const detail = describeError(error);
     runtime.writeStderr(
@@ -356,22 +347,28 @@ async function openAccessFile(
   }
 }
 
-/** Opens the access log file of a reloaded config; undefined, after logging why, when it cannot. */
+/** Returns the handler that logs the first failed write to the access log file at `path`. */
+function reportAccessWriteFailure(logger: Logger, path: string): (error: Error) => void {
+  return (error) => {
+    const message = "writing the access log file failed, so access lines are dropped until the " +
+      `next reload or restart: ${error.message}`;
+    logger.log("error", message, { path });
+  };
+}
+
+/**
+ * Opens the access log file of a reloaded config. Returns undefined, after logging the reason,
+ * when the file cannot be opened.
+ */
 async function openAccessFileForReload(
   runtime: Runtime,
   path: string,
   logger: Logger,
 ): Promise<AppendFile | undefined> {
   try {
-    return await runtime.openAppendFile(path, (error) => {
-      logger.log("error", `writing the access log file failed, so access lines are dropped until restart: ${error.message}`, { path });
-    });
+    return await runtime.openAppendFile(path, reportAccessWriteFailure(logger, path));
   } catch (error) {
     logger.log("error", `cannot open access log file ${path}, so the previous access log stays in use: ${describeError(error)}`);
     return undefined;
   }
-}
-
-function describeError(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }

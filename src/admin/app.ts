@@ -40,10 +40,12 @@ export interface AdminAppOptions {
 
 /**
  * Builds the admin API: `/healthz` (liveness), `/readyz` (503 while draining), `/status` (JSON),
- * `/metrics` (Prometheus text), `/`, an HTML page of the status that reloads itself, and
- * `POST /reload`, which reloads the config file and returns the outcome as JSON: 200 with
- * what changed, 422 with the problems of an invalid file, 409 when there is no file, 500 when
- * the new config could not be applied. The other routes only read the proxy's state.
+ * `/metrics` (Prometheus text), `/` (an HTML page of the status that reloads itself) and
+ * `POST /reload`, the only route that changes state.
+ *
+ * `POST /reload` reloads the config file and returns the outcome as JSON. The status is 200 with
+ * the changes, 422 with the problems of an invalid file, 409 when there is no file, and 500 when
+ * the new config could not be applied.
  */
 export function createAdminApp(options: AdminAppOptions): Hono {
   const { view, metrics, token } = options;

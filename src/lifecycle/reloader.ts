@@ -1,5 +1,6 @@
 import { type ConfigProblem, parseConfigText } from "../config/load.ts";
-import type { Config } from "../config/schema.ts";
+import type { Config, ReloadConfig } from "../config/schema.ts";
+import { describeError } from "../log/describe-error.ts";
 import type { ReloadSummary } from "../proxy/server.ts";
 
 /** Source of a reload request, as the log names it. */
@@ -61,6 +62,12 @@ export class ConfigReloader {
     return outcome;
   }
 
+  /** Starts, changes or stops the file watch as the `reload` section of a config sets it. */
+  configureWatch(settings: ReloadConfig): void {
+    if (settings.watch) this.watch(settings.watchIntervalMs);
+    else this.stopWatching();
+  }
+
   /**
    * Reads the file every `intervalMs` and reloads when its text differs from the text last read.
    * A file that cannot be read, such as one being replaced, is read again at the next interval.
@@ -118,7 +125,7 @@ export class ConfigReloader {
     try {
       text = await this.#options.readTextFile(path);
     } catch (error) {
-      return { status: "failed", message: `cannot read config file ${path}: ${describe(error)}` };
+      return { status: "failed", message: `cannot read config file ${path}: ${describeError(error)}` };
     }
     // Set before validating, so that the watcher retries an invalid file only after it changes.
     this.#lastText = text;
@@ -127,11 +134,7 @@ export class ConfigReloader {
     try {
       return { status: "reloaded", summary: await this.#options.apply(loaded.config) };
     } catch (error) {
-      return { status: "failed", message: describe(error) };
+      return { status: "failed", message: describeError(error) };
     }
   }
-}
-
-function describe(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }

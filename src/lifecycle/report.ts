@@ -1,4 +1,7 @@
 import { formatProblems } from "../config/load.ts";
+import { sameValue } from "../config/same-value.ts";
+import type { Config } from "../config/schema.ts";
+import { describeError } from "../log/describe-error.ts";
 import type { Logger } from "../log/logger.ts";
 import type { ReloadOutcome, ReloadTrigger } from "./reloader.ts";
 
@@ -35,12 +38,20 @@ export function logReload(
  * only the first failure of a run, and the watcher keeps reading at its interval.
  */
 export function logWatchError(logger: Logger, error: unknown, path: string): void {
-  const detail = error instanceof Error ? error.message : String(error);
-  logger.log("warn", `config file watch failed for ${path}, retrying at each interval: ${detail}`, { path });
+  logger.log("warn", `config file watch failed for ${path}, retrying at each interval: ${describeError(error)}`, {
+    path,
+  });
 }
 
-/** Formats a socket address as `host:port`, with brackets around IPv6, or a socket path. */
-export function formatAddress(address: { hostname: string; port: number; family: string }): string {
-  if (address.family === "unix") return address.hostname;
-  return address.family === "IPv6" ? `[${address.hostname}]:${address.port}` : `${address.hostname}:${address.port}`;
+/**
+ * Warns when a reload changes the `admin` or `demo` section, whose listeners keep their
+ * running addresses until a restart.
+ */
+export function warnRestartOnlyChanges(logger: Logger, running: Config, next: Config): void {
+  if (!sameValue(running.admin, next.admin)) {
+    logger.log("warn", "the admin section changed: the admin listener keeps its address and token until a restart");
+  }
+  if (!sameValue(running.demo, next.demo)) {
+    logger.log("warn", "the demo section changed: the demo origin keeps its address until a restart");
+  }
 }

@@ -139,13 +139,13 @@ export class ProxyServer implements ProxyView {
    */
   async reload(config: Config): Promise<ReloadSummary> {
     if (this.#draining) throw new Error("the proxy is shutting down");
-    const kept = new Map<string, UpstreamState>();
+    const unchanged = new Map<string, UpstreamState>();
     for (const [name, state] of this.#upstreams) {
       const next = config.upstreams.get(name);
-      if (next !== undefined && upstreamUnchanged(state.config, next)) kept.set(name, state);
+      if (next !== undefined && upstreamUnchanged(state.config, next)) unchanged.set(name, state);
     }
-    const upstreams = await this.#startUpstreams(config, kept);
-    const started = [...upstreams.values()].filter((state) => !kept.has(state.config.name));
+    const upstreams = await this.#startUpstreams(config, unchanged);
+    const started = [...upstreams.values()].filter((state) => !unchanged.has(state.config.name));
     let listeners: ListenerState[];
     try {
       listeners = await this.#bindListeners(config, this.#listeners);
@@ -167,7 +167,7 @@ export class ProxyServer implements ProxyView {
       state.removed = true;
       for (const connection of state.connections) connection.closeWhenIdle();
     }
-    const retired = [...previousUpstreams.values()].filter((state) => !kept.has(state.config.name));
+    const retired = [...previousUpstreams.values()].filter((state) => !unchanged.has(state.config.name));
     await Promise.all([
       ...removedListeners.map((state) => state.listener.close()),
       ...retired.map((state) => state.running.retire()),
@@ -178,7 +178,7 @@ export class ProxyServer implements ProxyView {
         added: started.filter((state) => !previousUpstreams.has(state.config.name)).map(nameOf),
         changed: started.filter((state) => previousUpstreams.has(state.config.name)).map(nameOf),
         removed: [...previousUpstreams.keys()].filter((name) => !upstreams.has(name)),
-        kept: [...kept.keys()],
+        kept: [...unchanged.keys()],
       },
       listeners: {
         added: listeners.filter((state) => !previousListeners.includes(state)).map(nameOf),

@@ -1,10 +1,11 @@
 import { createAdminApp, startAdminServer, type AdminServer } from "../admin/mod.ts";
 import type { Config } from "../config/schema.ts";
-import { sameValue } from "../config/same-value.ts";
 import { startDemoOrigin } from "../demo/origin.ts";
 import { ConfigReloader } from "../lifecycle/reloader.ts";
-import { formatAddress, logReload, logWatchError } from "../lifecycle/report.ts";
+import { logReload, logWatchError, warnRestartOnlyChanges } from "../lifecycle/report.ts";
+import { describeError } from "../log/describe-error.ts";
 import { Logger } from "../log/logger.ts";
+import { formatSocketAddress } from "../net/ip-address.ts";
 import type { Listener } from "../net/types.ts";
 import type { Runtime } from "../runtime.ts";
 import { VERSION } from "../version.ts";
@@ -51,11 +52,11 @@ export async function runSupervisor(runtime: Runtime, config: Config, run: Super
   try {
     if (config.demo) {
       demo = await startDemoOrigin(runtime.network, config.demo);
-      logger.log("info", "demo origin started", { address: formatAddress(demo.address) });
+      logger.log("info", "demo origin started", { address: formatSocketAddress(demo.address) });
     }
     await supervisor.start();
   } catch (error) {
-    logger.log("error", `start failed: ${describe(error)}`, { config: run.source });
+    logger.log("error", `start failed: ${describeError(error)}`, { config: run.source });
     await demo?.close();
     return void (await runtime.exit(1));
   }
@@ -69,16 +70,10 @@ export async function runSupervisor(runtime: Runtime, config: Config, run: Super
       const problem = fixedPortProblem(next);
       if (problem !== undefined) throw new Error(problem);
       const summary = await supervisor.reload();
-      if (!sameValue(running.admin, next.admin)) {
-        logger.log("warn", "the admin section changed: the admin listener keeps its address and token until a restart");
-      }
-      if (!sameValue(running.demo, next.demo)) {
-        logger.log("warn", "the demo section changed: the demo origin keeps its address until a restart");
-      }
+      warnRestartOnlyChanges(logger, running, next);
       running = next;
       logger.configure({ ...next.logging, access: false });
-      if (next.reload.watch) reloader.watch(next.reload.watchIntervalMs);
-      else reloader.stopWatching();
+      reloader.configureWatch(next.reload);
       return summary;
     },
     onOutcome: (outcome, trigger) => {
@@ -105,10 +100,10 @@ export async function runSupervisor(runtime: Runtime, config: Config, run: Super
         onError: (error, path) => logger.log("error", `admin request failed: ${error.message}`, { path }),
       });
       admin = await startAdminServer(runtime.network, run.admin, (request) => app.fetch(request), {
-        onError: (error) => logger.log("error", `admin response failed: ${describe(error)}`),
+        onError: (error) => logger.log("error", `admin response failed: ${describeError(error)}`),
       });
     } catch (error) {
-      logger.log("error", `start failed: ${describe(error)}`, { config: run.source });
+      logger.log("error", `start failed: ${describeError(error)}`, { config: run.source });
       await supervisor.shutdown(0);
       await demo?.close();
       return void (await runtime.exit(1));
@@ -120,17 +115,11 @@ export async function runSupervisor(runtime: Runtime, config: Config, run: Super
     runtime: `${runtime.name} ${runtime.version}`,
     config: run.source,
     workers: supervisor.workers().map((worker) => worker.pid),
-    listeners: config.listeners.map((listener) => ({
-      name: listener.name,
-      address: formatAddress({
-        hostname: listener.hostname,
-        port: listener.port,
-        family: listener.hostname.includes(":") ? "IPv6" : "IPv4",
-      }),
-    })),
-    ...(admin === undefined ? {} : { admin: formatAddress(admin.address) }),
+    // The workers bind the listeners, on the fixed ports the config gives.
+    listeners: config.listeners.map((listener) => ({ name: listener.name, address: listener.address })),
+    ...(admin === undefined ? {} : { admin: formatSocketAddress(admin.address) }),
   });
-  if (config.reload.watch) reloader.watch(config.reload.watchIntervalMs);
+  reloader.configureWatch(config.reload);
 
   let stopping = false;
   const stop = async (signal: string) => {
@@ -160,8 +149,4 @@ export function fixedPortProblem(config: Config): string | undefined {
   if (free === undefined) return undefined;
   return `listener ${free.name} has port 0, but --workers needs a fixed port because every worker ` +
     "binds the same one. Set a port number in the listener's address";
-}
-
-function describe(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }

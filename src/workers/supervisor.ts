@@ -3,6 +3,7 @@ import type { ProxySnapshot } from "../proxy/snapshot.ts";
 import type { Runtime, WorkerExit, WorkerProcess } from "../runtime.ts";
 import { mergeMetrics } from "./merge-metrics.ts";
 import { mergeSnapshots, mergeTraffic } from "./merge-snapshots.ts";
+import { describeError } from "../log/describe-error.ts";
 import { MetricWriter, ReloadCounters, type TrafficStats } from "../admin/metrics.ts";
 
 /** Environment variable that marks a process as worker number N of a supervisor. */
@@ -142,18 +143,18 @@ export class Supervisor {
     const responses = await this.#getFromAll("/metrics");
     const running = this.#slots.filter((slot) => slot.adminUrl !== undefined).length;
     const restarts = this.#slots.reduce((sum, slot) => sum + slot.restarts, 0);
-    const own = new MetricWriter();
-    this.reloads.render(own);
+    const reloads = new MetricWriter();
+    this.reloads.render(reloads);
     const texts = responses.map((response) => ({ worker: String(response.index), text: response.text }));
-    texts.push({ worker: "supervisor", text: own.text() });
-    return mergeMetrics(texts) +
-      "# HELP cairn_workers Worker processes by state: running, or starting after a crash.\n" +
-      "# TYPE cairn_workers gauge\n" +
-      `cairn_workers{state="running"} ${running}\n` +
-      `cairn_workers{state="starting"} ${this.#slots.length - running}\n` +
-      "# HELP cairn_worker_restarts_total Worker process restarts after a worker exited.\n" +
-      "# TYPE cairn_worker_restarts_total counter\n" +
-      `cairn_worker_restarts_total ${restarts}\n`;
+    texts.push({ worker: "supervisor", text: reloads.text() });
+
+    const own = new MetricWriter();
+    own.family("cairn_workers", "gauge", "Worker processes by state: running, or starting after a crash.");
+    own.sample("cairn_workers", { state: "running" }, running);
+    own.sample("cairn_workers", { state: "starting" }, this.#slots.length - running);
+    own.family("cairn_worker_restarts_total", "counter", "Worker process restarts after a worker exited.");
+    own.sample("cairn_worker_restarts_total", {}, restarts);
+    return mergeMetrics(texts) + own.text();
   }
 
   /**
@@ -172,7 +173,7 @@ export class Supervisor {
         const response = await this.#request(slot, "/reload", "POST");
         return { slot, ...parseReloadResponse(slot, response) };
       } catch (error) {
-        return { slot, error: `worker ${slot.index} (pid ${slot.process?.pid}): ${describe(error)}` };
+        return { slot, error: `${workerName(slot, slot.process)}: ${describeError(error)}` };
       }
     }));
     const errors = results.flatMap((result) => result.error === undefined ? [] : [result.error]);
@@ -243,7 +244,7 @@ export class Supervisor {
     const timer = setTimeout(() => {
       const pending = slot.onStarted;
       slot.onStarted = undefined;
-      const message = `worker ${slot.index} (pid ${child.pid}) did not start within ${START_TIMEOUT_MS} ms`;
+      const message = `${workerName(slot, child)} did not start within ${START_TIMEOUT_MS} ms`;
       // During `start` the rejection below reaches the caller, which logs it. A restarted worker
       // has no such caller, so the supervisor logs the timeout before #onExit logs the kill.
       if (this.#started) this.#options.log("error", `${message}: killing it`, { worker: slot.index, pid: child.pid });
@@ -299,10 +300,10 @@ export class Supervisor {
     const exitReason = signal !== null ? `was killed by ${signal}` : `exited with code ${code}`;
     const pending = slot.onStarted;
     slot.onStarted = undefined;
-    pending?.(new Error(`worker ${slot.index} (pid ${child.pid}) ${exitReason} before it started`));
+    pending?.(new Error(`${workerName(slot, child)} ${exitReason} before it started`));
     if (this.#stopping || !this.#started) return;
     slot.crashes = Date.now() - slot.startedAt >= STABLE_RUN_MS ? 1 : slot.crashes + 1;
-    this.#scheduleRestart(slot, `worker ${slot.index} (pid ${child.pid}) ${exitReason}`, { pid: child.pid, code, signal });
+    this.#scheduleRestart(slot, `${workerName(slot, child)} ${exitReason}`, { pid: child.pid, code, signal });
   }
 
   /** Logs why `slot` stopped and restarts it after the back-off delay of its crashes in a row. */
@@ -327,7 +328,7 @@ export class Supervisor {
   #onRestartFailed(slot: WorkerSlot, error: unknown): void {
     if (this.#stopping || slot.process !== undefined || slot.restartTimer !== undefined) return;
     slot.crashes++;
-    this.#scheduleRestart(slot, `worker ${slot.index} failed to start: ${describe(error)}`, {});
+    this.#scheduleRestart(slot, `worker ${slot.index} failed to start: ${describeError(error)}`, {});
   }
 
   /**
@@ -348,7 +349,7 @@ export class Supervisor {
         }
         failure = `HTTP ${response.status}: ${response.text.trim().slice(0, 200)}`;
       } catch (error) {
-        failure = describe(error);
+        failure = describeError(error);
       }
       this.#noteRequestFailed(slot, path, failure);
       return undefined;
@@ -361,7 +362,7 @@ export class Supervisor {
     slot.requestFailing = true;
     this.#options.log(
       "warn",
-      `worker ${slot.index} (pid ${slot.process?.pid}) failed GET ${path}, so the admin API leaves it out ` +
+      `${workerName(slot, slot.process)} failed GET ${path}, so the admin API leaves it out ` +
         `until it responds again: ${failure}`,
       { worker: slot.index, pid: slot.process?.pid, path },
     );
@@ -404,7 +405,7 @@ function parseReloadResponse(
   slot: WorkerSlot,
   response: WorkerResponse,
 ): WorkerReloadResult {
-  const worker = `worker ${slot.index} (pid ${slot.process?.pid})`;
+  const worker = workerName(slot, slot.process);
   let body: { status?: string; message?: string; problems?: unknown };
   try {
     body = JSON.parse(response.text);
@@ -416,11 +417,12 @@ function parseReloadResponse(
   return { error: `${worker}: ${detail}` };
 }
 
+/** Names a worker in messages: `worker 1 (pid 4242)`. */
+function workerName(slot: WorkerSlot, process: WorkerProcess | undefined): string {
+  return `worker ${slot.index} (pid ${process?.pid})`;
+}
+
 function randomToken(): string {
   const bytes = crypto.getRandomValues(new Uint8Array(24));
   return Array.from(bytes, (byte) => byte.toString(16).padStart(2, "0")).join("");
-}
-
-function describe(error: unknown): string {
-  return error instanceof Error ? error.message : String(error);
 }

@@ -13,7 +13,7 @@ const PORT_B = 9002;
 class NamedOrigin {
   readonly connections: Peer[] = [];
   hold = false;
-  readonly held: Peer[] = [];
+  readonly waiting: Peer[] = [];
 
   constructor(readonly name: string) {}
 
@@ -27,7 +27,7 @@ class NamedOrigin {
         const requests = peer.text.split("\r\n\r\n").length - 1;
         while (answered < requests) {
           answered++;
-          if (this.hold) this.held.push(peer);
+          if (this.hold) this.waiting.push(peer);
           else this.answer(peer);
         }
       };
@@ -119,7 +119,7 @@ describe("ProxyServer.reload", () => {
     a.hold = true;
     const client = await connectClient(network);
     client.send("GET /slow HTTP/1.1\r\nHost: p.test\r\n\r\n");
-    await until(() => a.held.length === 1);
+    await until(() => a.waiting.length === 1);
     // Upstream `a` changes while its peer on port A keeps the request waiting, so the old group must
     // still finish it.
     const summary = await server.reload(parse(
@@ -128,7 +128,7 @@ describe("ProxyServer.reload", () => {
     assert.deepEqual(summary.upstreams.changed, ["a"]);
     const second = await connectClient(network);
     assert.equal(await request(second), "b");
-    a.answer(a.held[0]);
+    a.answer(a.waiting[0]);
     await until(() => client.text.endsWith("\r\n\r\na"));
     // The retired group closes the connection instead of keeping it idle.
     await until(() => a.connections[0].finished);
