@@ -32,6 +32,9 @@ class DemoConnection implements ConnectionHandlers {
 
   constructor(connection: Connection) {
     this.#connection = connection;
+    // Without it, Nagle's algorithm held each response until the client's delayed ACK, about
+    // 40 ms on Linux, on Node and Deno.
+    connection.setNoDelay(true);
   }
 
   data(chunk: Uint8Array): void {
@@ -89,8 +92,9 @@ class DemoConnection implements ConnectionHandlers {
       String(body.length),
     ];
     if (close) fields.push("Connection", "close");
-    this.#connection.write(serializeResponseHead(status, reasonPhrase(status), fields));
-    if (!headOnly && body.length > 0) this.#connection.write(body);
+    const responseHead = serializeResponseHead(status, reasonPhrase(status), fields);
+    // One write for head and body, so that the response leaves in one segment.
+    this.#connection.write(headOnly || body.length === 0 ? responseHead : concatBytes([responseHead, body]));
     if (close) this.#connection.end();
   }
 }
